@@ -1,0 +1,3 @@
+fn main() {
+    println!("symmetric-encryption {}", symmetric_encryption::VERSION);
+}
