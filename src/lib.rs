@@ -16,12 +16,15 @@
 //! ```
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
 
 pub mod cipher;
 pub mod context;
 pub mod crypto;
 pub mod encoding;
 pub mod error;
+#[allow(unsafe_code)]
+pub mod ffi;
 pub mod header;
 pub mod key;
 
