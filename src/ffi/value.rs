@@ -362,7 +362,10 @@ pub(crate) fn header_info(h: Option<&Header>) -> se_header_info {
         info.has_auth_tag = h.auth_tag.is_some() as i32;
         info.chunk_size = h.chunk_size().unwrap_or(0) as u32;
         info.header_len = h.to_bytes().map_or(0, |b| b.len() as u32);
-        fill_name(&mut info.cipher_name, h.cipher_name.as_deref().unwrap_or(""));
+        fill_name(
+            &mut info.cipher_name,
+            h.cipher_name.as_deref().unwrap_or(""),
+        );
     }
     info
 }
