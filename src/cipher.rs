@@ -225,7 +225,7 @@ impl Cipher {
     }
 
     /// The CBC iv used when none is in the header: the configured one, else 16 zero bytes.
-    fn cbc_default_iv(&self) -> [u8; BLOCK_LEN] {
+    pub(crate) fn cbc_default_iv(&self) -> [u8; BLOCK_LEN] {
         let mut iv = [0u8; BLOCK_LEN];
         if let Some(c) = &self.iv {
             if c.len() == BLOCK_LEN {
@@ -381,7 +381,12 @@ impl Cipher {
 
     /// The key that decrypts a value: from the header's key field when present, else this
     /// entry's key (re-prepared when the header names another algorithm).
-    fn value_key(&self, name: CipherName, h: &Header, depth: u8) -> Result<Cow<'_, PreparedKey>> {
+    pub(crate) fn value_key(
+        &self,
+        name: CipherName,
+        h: &Header,
+        depth: u8,
+    ) -> Result<Cow<'_, PreparedKey>> {
         if let Some(ek) = &h.encrypted_key {
             let key = SecretBytes::new(self.decrypt_key_field(ek, depth)?);
             if key.len() != name.key_len() {

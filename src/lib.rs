@@ -24,6 +24,7 @@ pub mod encoding;
 pub mod error;
 pub mod header;
 pub mod key;
+pub mod stream;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
 pub use context::{Context, EncryptOptions};
