@@ -284,6 +284,8 @@ impl Cipher {
                 version: self.version,
                 compressed: opts.compress,
                 iv: Some(iv.to_vec()),
+                // Placeholder: only sets the tag flag (0x08) in the AAD; seal_value writes the tag.
+                auth_tag: Some([0u8; TAG_LEN]),
                 ..Header::default()
             };
             let mut out = Vec::with_capacity(40 + payload.len());

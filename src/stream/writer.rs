@@ -8,7 +8,7 @@ use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use super::chunked::{Chunker, NONCE_PREFIX_LEN};
 use super::{to_io, AtomicFile, WriterOptions, DEFAULT_CHUNK_SIZE, IO_BLOCK};
 use crate::context::Context;
-use crate::crypto::{self, CbcStream, PreparedKey, BLOCK_LEN, GCM_NONCE_LEN};
+use crate::crypto::{self, CbcStream, PreparedKey, BLOCK_LEN, GCM_NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::header::{Header, MAX_CHUNK_LOG2, MIN_CHUNK_LOG2};
 use crate::key::SecretBytes;
@@ -312,6 +312,8 @@ impl Gcm {
         let mut iv = [0u8; GCM_NONCE_LEN];
         crypto::fill_random(&mut iv)?;
         self.header.iv = Some(iv.to_vec());
+        // Sets the tag flag in the AAD; the tag itself is written after sealing.
+        self.header.auth_tag = Some([0u8; TAG_LEN]);
         let mut head = Vec::with_capacity(128);
         self.header.write_aad(&mut head)?;
         let tag = self.key.gcm_seal(&iv, &head, &mut self.buf)?;
