@@ -176,9 +176,10 @@ impl<R: Read + Seek> Reader<R> {
             Front::Plain(b) => b,
             _ => return Ok(None),
         };
-        let here = body.src.position()?;
-        let result = body.size(here, header_len);
-        body.src.seek_to(here)?;
+        let start = body.src.stream_start()?;
+        let here = start + body.src.consumed;
+        let result = body.size(start + header_len);
+        body.src.seek_to(start, here)?;
         result.map(Some)
     }
 
@@ -232,9 +233,9 @@ impl<R: Read + Seek> Reader<R> {
         }
         let c = *chunk_size as u64;
         let k = target / c;
-        let stream_start = body.src.stream_start()?;
+        let start = body.src.stream_start()?;
         body.src
-            .seek_to(stream_start + header_len + k * (c + TAG_LEN as u64))?;
+            .seek_to(start, start + header_len + k * (c + TAG_LEN as u64))?;
         *index = k;
         body.done = false;
         body.fill()?;
@@ -278,7 +279,7 @@ impl<R: Read + Seek> Reader<R> {
             }
         };
         let start = src.stream_start()?;
-        src.seek_to(start)?;
+        src.seek_to(start, start)?;
         let opened = open(&self.ctx, Source::new(src.inner), &self.opts)?;
         self.front = opened.front;
         self.header = opened.header;
@@ -301,7 +302,15 @@ fn offset(base: u64, delta: i64) -> Result<u64> {
 
 impl<R: Read + Seek> Seek for Reader<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.seek_inner(pos).map_err(to_io)
+        let result = self.seek_inner(pos);
+        if let Err(e) = &result {
+            // A seek that failed part-way leaves the position undefined: reads fail until the
+            // next successful seek. A refused offset changes nothing.
+            if e.kind() != ErrorKind::Argument {
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        }
+        result.map_err(to_io)
     }
 }
 
@@ -374,16 +383,17 @@ impl<R: Read + Seek> Source<R> {
         self.inner.stream_position().map_err(seek_error)
     }
 
-    /// Where the stream began in `inner` (where the reader was handed it).
+    /// Where the stream began in `inner` (where the reader was handed it). Valid only while
+    /// `inner` is where the reads counted in `consumed` left it.
     fn stream_start(&mut self) -> Result<u64> {
         let here = self.position()?;
         here.checked_sub(self.consumed)
             .ok_or_else(|| Error::Internal("the stream position went backwards".into()))
     }
 
-    /// Moves `inner` to the absolute position `to`, keeping the count of bytes consumed in step.
-    fn seek_to(&mut self, to: u64) -> Result<()> {
-        let start = self.stream_start()?;
+    /// Moves `inner` to the absolute position `to`, keeping the count of bytes consumed in step
+    /// with the stream's `start`.
+    fn seek_to(&mut self, start: u64, to: u64) -> Result<()> {
         self.inner.seek(SeekFrom::Start(to)).map_err(seek_error)?;
         self.consumed = to.saturating_sub(start);
         Ok(())
@@ -404,6 +414,8 @@ struct Body<R> {
     done: bool,
 }
 
+// One per stream, never in a collection: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     Cbc {
         dec: Option<CbcStream>,
@@ -534,11 +546,7 @@ impl<R: Read> Read for Body<R> {
 
 impl<R: Read + Seek> Body<R> {
     /// See [`Reader::size`]. Moves `src`; the caller puts it back.
-    fn size(&mut self, here: u64, header_len: u64) -> Result<u64> {
-        let body_start = here
-            .checked_sub(self.src.consumed)
-            .ok_or_else(|| Error::Internal("the stream position went backwards".into()))?
-            + header_len;
+    fn size(&mut self, body_start: u64) -> Result<u64> {
         let end = self.src.inner.seek(SeekFrom::End(0)).map_err(seek_error)?;
         let d = end.checked_sub(body_start).ok_or_else(|| {
             Error::Cipher("the stream is shorter than its header: it was truncated".into())
