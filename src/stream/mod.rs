@@ -171,9 +171,11 @@ fn copy(
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(into_error_with(e, || {
-                    format!("cannot read {}", source.display())
-                }))
+                let e = into_error_with(e, || format!("cannot read {}", source.display()));
+                return Err(match e.kind() {
+                    ErrorKind::Io => e,
+                    _ => e.context(source.display()),
+                });
             }
         };
         output
@@ -309,6 +311,14 @@ mod tests {
         ] {
             assert_eq!(compress_by_default(Path::new(name)), compress, "{name}");
         }
+    }
+
+    #[test]
+    fn readers_and_writers_can_move_between_threads() {
+        fn check<T: Send + 'static>() {}
+        check::<Writer<Vec<u8>>>();
+        check::<Reader<File>>();
+        check::<FileWriter>();
     }
 
     #[test]
