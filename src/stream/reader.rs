@@ -220,13 +220,13 @@ impl<R: Read + Seek> Reader<R> {
         let Kind::Chunked {
             chunk_size,
             index,
-            enc,
+            peeked,
             ..
         } = &mut body.kind
         else {
             return Err(Error::Internal("direct seek on an unchunked stream".into()));
         };
-        enc.clear();
+        *peeked = None;
         if target >= size {
             body.done = true;
             return Ok(());
@@ -435,8 +435,8 @@ enum Kind {
         chunker: Chunker,
         chunk_size: usize,
         index: u64,
-        /// The next frame, plus one byte of lookahead (to know whether the frame is the last).
-        enc: Vec<u8>,
+        /// The first byte of the next frame, read to learn that the current one is not the last.
+        peeked: Option<u8>,
     },
 }
 
@@ -490,23 +490,24 @@ impl<R: Read> Body<R> {
                     chunker,
                     chunk_size,
                     index,
-                    enc,
+                    peeked,
                 } => {
+                    // One buffer: the frame and one byte more, decrypted in place.
                     let frame = *chunk_size + TAG_LEN;
-                    self.src.read_full(enc, frame + 1, false)?;
-                    if enc.is_empty() {
+                    self.out.extend(peeked.take());
+                    self.src.read_full(&mut self.out, frame + 1, false)?;
+                    if self.out.is_empty() {
                         if *index == 0 {
                             return Err(chunked::cut_to_header());
                         }
                         self.done = true;
                         continue;
                     }
-                    let last = enc.len() <= frame;
-                    let frame_len = enc.len().min(frame);
-                    let plain_len = chunker.open(*index, last, &mut enc[..frame_len])?;
-                    // The verified frame becomes the output; the lookahead byte moves over.
-                    std::mem::swap(&mut self.out, enc);
-                    enc.extend_from_slice(&self.out[frame_len..]);
+                    let last = self.out.len() <= frame;
+                    if !last {
+                        *peeked = self.out.pop();
+                    }
+                    let plain_len = chunker.open(*index, last, &mut self.out)?;
                     self.out.truncate(plain_len);
                     *index += 1;
                     self.done = last;
@@ -707,7 +708,7 @@ fn gcm_kind(
             },
             chunk_size,
             index: 0,
-            enc: Vec::new(),
+            peeked: None,
         });
     }
     let Some(tag) = h.auth_tag else {
