@@ -493,3 +493,55 @@ fn arbitrary_bytes_never_panic() {
         checked.get()
     );
 }
+
+#[test]
+fn a_truncated_gzip_stream_is_an_error_not_a_short_read() {
+    // A compressed CBC stream with the entry's key and iv: header "@EnC" v1 0x80, then raw CBC
+    // of the gzip bytes. Cut the gzip data short (CBC padding stays valid): the reader must not
+    // return the shortened plaintext as complete.
+    let ctx = context();
+    let entry = ctx.cipher(1).unwrap();
+    let data = noise(20_000, 5);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&data).unwrap();
+    let gzip = gz.finish().unwrap();
+    let mut checked = 0;
+    for cut in [gzip.len() - 1, gzip.len() - 8, gzip.len() / 2, 11] {
+        let raw = symmetric_encryption::ValueOptions {
+            random_iv: false,
+            compress: false,
+            header: false,
+        };
+        let mut enc = b"@EnC\x01\x80".to_vec();
+        enc.extend_from_slice(&entry.binary_encrypt(&gzip[..cut], raw).unwrap());
+        let mut r = Reader::new(&ctx, &enc[..], &ReaderOptions::default()).unwrap();
+        let err = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(
+            stream::into_error(err).kind(),
+            ErrorKind::Cipher,
+            "cut at {cut}"
+        );
+        checked += 1;
+    }
+    // And the whole gzip data reads back.
+    let mut enc = b"@EnC\x01\x80".to_vec();
+    enc.extend_from_slice(
+        &entry
+            .binary_encrypt(
+                &gzip,
+                symmetric_encryption::ValueOptions {
+                    random_iv: false,
+                    compress: false,
+                    header: false,
+                },
+            )
+            .unwrap(),
+    );
+    let mut out = Vec::new();
+    Reader::new(&ctx, &enc[..], &ReaderOptions::default())
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    assert!(out == data);
+    println!("truncated gzip streams: {checked} cuts refused");
+}
