@@ -15,9 +15,9 @@ use crate::key::SecretBytes;
 
 /// Encrypts everything written to it into `W`, in the gem's stream format. Holds at most one
 /// chunk of data. Call [`Writer::finish`] at the end: it writes the last chunk, the CBC padding
-/// and the gzip trailer, and gives `W` back. A writer dropped without `finish` leaves an
-/// incomplete stream that no reader accepts (for GCM streams; an unfinished CBC stream can end
-/// on a block boundary that looks complete, so always finish).
+/// and the gzip trailer, and gives `W` back. A writer dropped without `finish` writes nothing
+/// more and leaves an incomplete stream: for GCM nothing at all or chunks that fail
+/// authentication, for CBC possibly data that decrypts to a prefix. Always finish.
 pub struct Writer<W: Write> {
     sink: Sink<W>,
     gzip: Option<Gzip>,
