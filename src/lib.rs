@@ -24,6 +24,7 @@ pub mod encoding;
 pub mod error;
 pub mod header;
 pub mod key;
+pub mod keystore;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
 pub use context::{Context, EncryptOptions};
@@ -31,6 +32,7 @@ pub use encoding::Encoding;
 pub use error::{Error, ErrorKind, Result};
 pub use header::Header;
 pub use key::SecretBytes;
+pub use keystore::KeystoreKind;
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
