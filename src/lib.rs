@@ -18,6 +18,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod cipher;
+pub mod config;
 pub mod context;
 pub mod crypto;
 pub mod encoding;
@@ -27,6 +28,7 @@ pub mod key;
 pub mod keystore;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
+pub use config::{Config, EntryConfig, EnvironmentConfig};
 pub use context::{Context, EncryptOptions};
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind, Result};
