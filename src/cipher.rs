@@ -284,6 +284,8 @@ impl Cipher {
                 version: self.version,
                 compressed: opts.compress,
                 iv: Some(iv.to_vec()),
+                // Sets the 0x08 flag in the AAD; seal_value writes the real tag.
+                auth_tag: Some([0; TAG_LEN]),
                 ..Header::default()
             };
             let mut out = Vec::with_capacity(40 + payload.len());
