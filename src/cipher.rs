@@ -220,6 +220,7 @@ impl Cipher {
     pub fn iv(&self) -> Option<&[u8]> {
         self.iv.as_deref()
     }
+    #[allow(dead_code)] // for the stream module; unused until it lands
     pub(crate) fn prepared_key(&self) -> &PreparedKey {
         &self.key
     }

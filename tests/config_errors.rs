@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use symmetric_encryption::config::{self, generate, Config};
-use symmetric_encryption::keystore::{aws, KeyIo, KmsClient};
+use symmetric_encryption::keystore::{KeyIo, KmsClient};
 use symmetric_encryption::{Context, Error, ErrorKind, KeystoreKind, SecretBytes};
 
 /// Serializes the tests that change process-wide variables read by everyone
@@ -544,7 +544,7 @@ fn default_path_and_environment_follow_the_gem() {
         "RACK_ENV",
         "RAILS_ENV",
     ];
-    let saved: Vec<_> = vars.iter().map(|v| std::env::var_os(v)).collect();
+    let saved: Vec<_> = vars.iter().map(std::env::var_os).collect();
     for v in vars {
         std::env::remove_var(v);
     }

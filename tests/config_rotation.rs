@@ -75,11 +75,20 @@ fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
+/// (set, keystore, app, environments, cipher, key permissions) as given to the gem.
+type GemCase = (
+    &'static str,
+    KeystoreKind,
+    &'static str,
+    &'static [&'static str],
+    CipherName,
+    Option<u32>,
+);
+
 #[test]
 fn generated_files_have_the_gems_layout_and_names() {
     let root = vectors();
-    // (set, keystore, app, environments, cipher, permissions)
-    let cases: [(&str, KeystoreKind, &str, &[&str], CipherName, Option<u32>); 6] = [
+    let cases: [GemCase; 6] = [
         (
             "file_gcm_default",
             KeystoreKind::File,
