@@ -878,6 +878,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_strings_read_back(s in "\\PC{0,40}|[ -~\\t\\n]{0,40}") {
+            let text = format!("k: {}\n", string(&s, 0, false));
+            let back = super::super::yaml::parse(&text, "t").unwrap();
+            proptest::prop_assert_eq!(
+                back,
+                Node::Map(vec![(Node::Str("k".into()), Node::Str(s.clone()))])
+            );
+        }
+
+        #[test]
+        fn arbitrary_binary_reads_back(b in proptest::collection::vec(proptest::num::u8::ANY, 0..48)) {
+            let mut text = String::from("k: ");
+            text.push_str(&scalar(&Out::Bin(SecretBytes::from_slice(&b)), 0, false));
+            text.push('\n');
+            let back = super::super::yaml::parse(&text, "t").unwrap();
+            let Node::Map(p) = back else { panic!("not a map") };
+            let got = match &p[0].1 {
+                Node::Binary(x) => x.to_vec(),
+                Node::Str(s) => s.as_bytes().to_vec(),
+                other => panic!("{other:?}"),
+            };
+            proptest::prop_assert_eq!(got, b);
+        }
+    }
+
     #[test]
     fn binary_values() {
         let b = Out::Bin(SecretBytes::from_slice(&[0xff, 0, 1]));

@@ -356,6 +356,14 @@ mod tests {
         assert!(e.to_string().starts_with("cfg.yml, line 4"), "{e}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}|[-:!&*|>'\"%@`#\\[\\]{}, \\n\\ta-z0-9]{0,200}") {
+            let _ = parse(&s, "t");
+            let _ = crate::config::Config::from_yaml_str(&s, "t");
+        }
+    }
+
     #[test]
     fn anchors_aliases_and_merge_keys() {
         let n = parse(
