@@ -6,7 +6,7 @@
 //!
 //! | keystore | stored bytes | module |
 //! |---|---|---|
-//! | `file` | a key file (`key_filename`), raw bytes, mode and owner checked | [`file`] |
+//! | `file` | a key file (`key_filename`), raw bytes, mode and owner checked | [`file`](mod@file) |
 //! | `memory` | `encrypted_key` in the configuration file itself | [`memory`] |
 //! | `environment`, `heroku` | base64 in an environment variable (`key_env_var`) | [`environment`] |
 //! | `aws` | base64 KMS ciphertext blobs in one file per region (`key_files`) | [`aws`] |
