@@ -220,6 +220,8 @@ impl Cipher {
     pub fn iv(&self) -> Option<&[u8]> {
         self.iv.as_deref()
     }
+    // The stream reader and writer (src/stream/, another branch) seal and open with it.
+    #[allow(dead_code)]
     pub(crate) fn prepared_key(&self) -> &PreparedKey {
         &self.key
     }
@@ -280,10 +282,13 @@ impl Cipher {
             } else {
                 crypto::hmac_iv(self.key.raw(), data)
             };
+            // The tag is filled in by `seal_value`; it must be set here so that the flags byte,
+            // which is part of the AAD, carries 0x08 as in the gem.
             let h = Header {
                 version: self.version,
                 compressed: opts.compress,
                 iv: Some(iv.to_vec()),
+                auth_tag: Some([0u8; TAG_LEN]),
                 ..Header::default()
             };
             let mut out = Vec::with_capacity(40 + payload.len());
@@ -493,14 +498,19 @@ impl Cipher {
     }
 }
 
-/// Seals `payload` with GCM after the header prefix in `out` (which is the AAD), writing the
-/// tag field and the ciphertext.
+/// Seals `payload` with GCM after the header prefix in `out` (which is the AAD, and whose flags
+/// must announce the tag), writing the tag field and the ciphertext.
 pub(crate) fn seal_value(
     key: &PreparedKey,
     iv: &[u8; GCM_NONCE_LEN],
     mut out: Vec<u8>,
     payload: &[u8],
 ) -> Result<Vec<u8>> {
+    if out.len() < 6 || out[5] & header::flags::AUTH_TAG == 0 {
+        return Err(Error::Internal(
+            "a GCM value header without the auth tag flag".into(),
+        ));
+    }
     let aad_len = out.len();
     out.extend_from_slice(&16u16.to_le_bytes());
     out.extend_from_slice(&[0u8; TAG_LEN]);
@@ -547,4 +557,34 @@ fn zlib_decompress(data: &[u8]) -> Result<Vec<u8>> {
         ))
     })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags byte is part of the AAD: a GCM value has to announce its tag (0x08) in it,
+    /// or the gem computes a different AAD and cannot read the value.
+    #[test]
+    fn gcm_values_announce_their_tag() {
+        let opts = ValueOptions {
+            random_iv: false,
+            compress: false,
+            header: false,
+        };
+        for name in [
+            CipherName::Aes128Gcm,
+            CipherName::Aes192Gcm,
+            CipherName::Aes256Gcm,
+        ] {
+            let c = Cipher::new(name, &[1u8; 32][..name.key_len()], None).unwrap();
+            let value = c.binary_encrypt(b"x", opts).unwrap();
+            assert_eq!(
+                value[5],
+                header::flags::IV | header::flags::AUTH_TAG,
+                "{name}"
+            );
+            assert_eq!(c.binary_decrypt(&value).unwrap(), b"x", "{name}");
+        }
+    }
 }

@@ -133,17 +133,19 @@ fn b64_value(c: u8, urlsafe_too: bool) -> Option<u8> {
     }
 }
 
-/// Ruby's `unpack1("m")`: skips every character outside the standard alphabet, stops at `=`,
-/// tolerates missing padding; a final group of 2 or 3 characters gives 1 or 2 bytes.
+/// Ruby's `unpack1("m")`: skips every character outside the standard alphabet; `=` ends the
+/// data only where the third or fourth character of a group is due (in the first two places
+/// Ruby skips it like any other stray character, so `"QUJD=QUJD"` is `"ABCABC"`); missing
+/// padding is fine; a final group of 2 or 3 characters gives 1 or 2 bytes, of 1 nothing.
 fn decode_base64_lenient(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
     let mut acc: u32 = 0;
     let mut n = 0;
     for &c in text {
-        if c == b'=' {
-            break;
-        }
         let Some(v) = b64_value(c, false) else {
+            if c == b'=' && n >= 2 {
+                break;
+            }
             continue;
         };
         acc = (acc << 6) | v as u32;
@@ -248,6 +250,32 @@ mod tests {
         assert_eq!(lines[0].len(), 60);
         assert_eq!(lines[1].len(), 60);
         assert!(text.ends_with(b"\n"));
+    }
+
+    /// Outputs of Ruby 3.1's `unpack1("m")` for the same inputs.
+    #[test]
+    fn lenient_base64_matches_ruby() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"QUJD", b"ABC"),
+            (b"QUJD=QUJD", b"ABCABC"),
+            (b"QUJDQ=UJD", b"ABCABC"),
+            (b"QQ=QUJD", b"A"),
+            (b"QUI=QUJD", b"AB"),
+            (b"QUI", b"AB"),
+            (b"QQ", b"A"),
+            (b"Q", b""),
+            (b"=", b""),
+            (b"Q-U_J\nD *!", b"ABC"),
+            (b"QUJD\nQUJD\n", b"ABCABC"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                Encoding::Base64.decode(input).unwrap(),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::context::{ctx_ref, fill_name, flag, se_context};
 use super::{bytes, check_out, guard, guard_value, se_status, write_out};
 use crate::context::EncryptOptions;
 use crate::error::Error;
-use crate::header;
+use crate::header::{self, Header};
 
 /// A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
 /// An empty result has `data == NULL` and `len == 0`.
@@ -340,6 +340,33 @@ pub struct se_header_info {
     pub cipher_name: [c_char; 32],
 }
 
+/// The C description of a header (all zero when there is none).
+pub(crate) fn header_info(h: Option<&Header>) -> se_header_info {
+    let mut info = se_header_info {
+        present: 0,
+        version: 0,
+        compressed: 0,
+        iv_len: 0,
+        has_key: 0,
+        has_auth_tag: 0,
+        chunk_size: 0,
+        header_len: 0,
+        cipher_name: [0; 32],
+    };
+    if let Some(h) = h {
+        info.present = 1;
+        info.version = h.version as i32;
+        info.compressed = h.compressed as i32;
+        info.iv_len = h.iv.as_ref().map_or(0, |v| v.len() as u32);
+        info.has_key = h.encrypted_key.is_some() as i32;
+        info.has_auth_tag = h.auth_tag.is_some() as i32;
+        info.chunk_size = h.chunk_size().unwrap_or(0) as u32;
+        info.header_len = h.to_bytes().map_or(0, |b| b.len() as u32);
+        fill_name(&mut info.cipher_name, h.cipher_name.as_deref().unwrap_or(""));
+    }
+    info
+}
+
 /// Decodes `data` with the context's encoding and describes its header into `*out` (`present`
 /// = 0 when it has none). With `binary` = 1, `data` is not decoded first.
 /// Errors: `SE_ERROR_ENCODING`, `SE_ERROR_CIPHER` (a malformed header), `SE_ERROR_ARGUMENT`.
@@ -365,32 +392,8 @@ pub unsafe extern "C" fn se_header(
             decoded = ctx.encoding().decode(data)?;
             &decoded
         };
-        let mut info = se_header_info {
-            present: 0,
-            version: 0,
-            compressed: 0,
-            iv_len: 0,
-            has_key: 0,
-            has_auth_tag: 0,
-            chunk_size: 0,
-            header_len: 0,
-            cipher_name: [0; 32],
-        };
-        if let Some(p) = header::parse(raw)? {
-            let h = &p.header;
-            info.present = 1;
-            info.version = h.version as i32;
-            info.compressed = h.compressed as i32;
-            info.iv_len = h.iv.as_ref().map_or(0, |v| v.len() as u32);
-            info.has_key = h.encrypted_key.is_some() as i32;
-            info.has_auth_tag = h.auth_tag.is_some() as i32;
-            info.chunk_size = h.chunk_size().unwrap_or(0) as u32;
-            info.header_len = p.len as u32;
-            fill_name(
-                &mut info.cipher_name,
-                h.cipher_name.as_deref().unwrap_or(""),
-            );
-        }
+        let parsed = header::parse(raw)?;
+        let info = header_info(parsed.as_ref().map(|p| &p.header));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, info, "out") }
     })
