@@ -247,8 +247,21 @@ class Reader(io.BufferedIOBase):
 
     @property
     def size(self) -> int:
-        """The plaintext size in bytes (for non-chunked streams this may read ahead)."""
-        return self._raw.size()
+        """The plaintext size in bytes.
+
+        Uncompressed streams know it from their encrypted size (not yet authenticated). A
+        compressed stream is decrypted to its end to find out, and the position restored.
+        """
+        try:
+            return self._raw.size()
+        except errors.ArgumentError:
+            if not self.seekable():
+                raise
+        pos = self._buffer.tell()
+        try:
+            return self._buffer.seek(0, io.SEEK_END)
+        finally:
+            self._buffer.seek(pos)
 
     def readable(self) -> bool:
         return True
