@@ -93,7 +93,8 @@ SE_ERROR_INTERNAL = 99
 
 
 class se_bytes(Structure):
-    _fields_ = [("data", c_void_p), ("len", c_size_t)]
+    # POINTER(c_char) so that `data[:len]` copies into bytes without another foreign call.
+    _fields_ = [("data", POINTER(c_char)), ("len", c_size_t)]
 
 
 class se_encrypt_options(Structure):
@@ -215,6 +216,29 @@ for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn.argtypes = _argtypes
 
 
+# Hot path. Declared argtypes make ctypes convert every argument through `from_param`, which
+# costs about as much as the encryption of a short value. `fast` is a second handle on the
+# same library whose functions have no argtypes; only the value methods of context.py call
+# them, always with exactly these argument types: ctypes.c_void_p (handles), bytes (data),
+# ctypes.c_size_t (lengths), ctypes.byref(...) (structs and out-parameters), int (int32).
+fast = ctypes.CDLL(str(LIB_PATH))
+for _name in ("se_encrypt", "se_decrypt", "se_decrypt_version"):
+    getattr(fast, _name).restype = c_int32
+fast.se_bytes_free.restype = None
+
+_SIZES: dict[int, c_size_t] = {}
+
+
+def size_arg(n: int) -> c_size_t:
+    """A c_size_t for `n` (shared, never mutated: small lengths are cached)."""
+    s = _SIZES.get(n)
+    if s is None:
+        s = c_size_t(n)
+        if n < 4096:
+            _SIZES[n] = s
+    return s
+
+
 def require(name: str) -> None:
     """Raises :class:`errors.UnsupportedError` when the library lacks function ``name``."""
     if name in MISSING:
@@ -241,7 +265,7 @@ def take_bytes(buf: se_bytes) -> bytes:
     if not buf.data:
         return b""
     try:
-        return ctypes.string_at(buf.data, buf.len)
+        return buf.data[: buf.len]
     finally:
         lib.se_bytes_free(ctypes.byref(buf))
 

@@ -20,12 +20,16 @@ Value = Union[str, bytes, bytearray, memoryview]
 #: What a path may be.
 StrPath = Union[str, "os.PathLike[str]"]
 
-_encrypt = lib.se_encrypt
-_decrypt = lib.se_decrypt
-_bytes_free = lib.se_bytes_free
-_string_at = ctypes.string_at
+# The value methods call the library through `_native.fast` (no argtypes, see there): every
+# argument must already be the exact ctypes type.
+_encrypt = _native.fast.se_encrypt
+_decrypt = _native.fast.se_decrypt
+_decrypt_version = _native.fast.se_decrypt_version
+_bytes_free = _native.fast.se_bytes_free
 _byref = ctypes.byref
 _se_bytes = _native.se_bytes
+_sizes = _native._SIZES
+_size_arg = _native.size_arg
 
 
 def _tri(value: bool | None, what: str) -> int:
@@ -48,26 +52,30 @@ def _version(value: int | None, what: str = "version") -> int:
 
 def _options(
     random_iv: bool | None, compress: bool | None, header: bool | None, version: int | None
-) -> _native.se_encrypt_options:
-    # Options are read-only once built, so one instance per combination is shared by all
-    # calls and threads: building a ctypes struct costs more than the encryption of a short
-    # value.
+) -> object:
+    """A reference (``byref``) to encrypt options, for the ``se_encrypt`` call.
+
+    Options are read-only once built, so one instance per combination is shared by all calls
+    and threads: building a ctypes struct costs more than encrypting a short value.
+    """
     key = (random_iv, compress, header, version)
-    opts = _OPTIONS.get(key)
-    if opts is None:
+    ref = _OPTIONS.get(key)
+    if ref is None:
         opts = _native.se_encrypt_options(
             _tri(random_iv, "random_iv"),
             _tri(compress, "compress"),
             _tri(header, "header"),
             _version(version),
         )
+        ref = _byref(opts)  # keeps `opts` alive
         if len(_OPTIONS) < 4096:
-            _OPTIONS[key] = opts
-    return opts
+            _OPTIONS[key] = ref
+    return ref
 
 
-_OPTIONS: dict[tuple[object, ...], _native.se_encrypt_options] = {}
-_DEFAULT_OPTIONS = _options(None, False, None, None)
+_OPTIONS: dict[tuple[object, ...], object] = {}
+# The common cases of encrypt(), looked up without building a key.
+_BY_RANDOM_IV = {v: _options(v, False, None, None) for v in (None, True, False)}
 
 
 def _data(value: Value, what: str = "value") -> bytes:
@@ -157,9 +165,10 @@ class Context:
         assert ctx.decrypt(token) == "4111 1111 1111 1111"
     """
 
-    __slots__ = ("_ptr", "__weakref__")
+    __slots__ = ("_ptr", "_cptr", "__weakref__")
 
     _ptr: int | None
+    _cptr: ctypes.c_void_p
 
     def __init__(self) -> None:
         raise TypeError(
@@ -171,12 +180,14 @@ class Context:
     def _adopt(cls, handle: ctypes.c_void_p) -> Context:
         self = object.__new__(cls)
         self._ptr = handle.value
+        self._cptr = ctypes.c_void_p(handle.value)  # for the argtypes-free hot path
         return self
 
     def __del__(self) -> None:
         ptr = getattr(self, "_ptr", None)
         if ptr:
             self._ptr = None
+            self._cptr = ctypes.c_void_p()
             lib.se_context_free(ptr)
 
     # ---- construction -----------------------------------------------------------------
@@ -362,21 +373,26 @@ class Context:
         :raises ArgumentError: the context's encoding is ``"none"`` (binary output: use
             :meth:`encrypt_bytes`).
         """
-        if random_iv is None and compress is False and header is None and version is None:
-            opts = _DEFAULT_OPTIONS
+        if compress is False and header is None and version is None and (
+            random_iv is None or random_iv is True or random_iv is False
+        ):
+            opts = _BY_RANDOM_IV[random_iv]
         else:
             opts = _options(random_iv, compress, header, version)
         data = value if type(value) is bytes else _data(value)
+        n = len(data)
         out = _se_bytes()
-        code = _encrypt(self._ptr, data, len(data), opts, _byref(out))
+        ref = _byref(out)
+        code = _encrypt(self._cptr, data, _sizes.get(n) or _size_arg(n), opts, ref)
         if code:
             _native.check(code)
-        if not out.data:
+        ptr = out.data
+        if not ptr:
             return ""
         try:
-            result = _string_at(out.data, out.len)
+            result = ptr[: out.len]
         finally:
-            _bytes_free(_byref(out))
+            _bytes_free(ref)
         try:
             return result.decode("ascii")
         except UnicodeDecodeError:
@@ -399,7 +415,9 @@ class Context:
         opts = _options(random_iv, compress, header, version)
         data = _data(value)
         out = _se_bytes()
-        _native.check(_encrypt(self._handle(), data, len(data), opts, _byref(out)))
+        _native.check(
+            _encrypt(ctypes.c_void_p(self._handle()), data, _size_arg(len(data)), opts, _byref(out))
+        )
         return _native.take_bytes(out)
 
     def decrypt_bytes(self, value: Value, *, version: int | None = None) -> bytes:
@@ -413,21 +431,24 @@ class Context:
         :raises AuthenticationError: the authentication tag does not match.
         """
         data = value if type(value) is bytes else _data(value)
+        n = len(data)
         out = _se_bytes()
+        ref = _byref(out)
         if version is None:
-            code = _decrypt(self._ptr, data, len(data), _byref(out))
+            code = _decrypt(self._cptr, data, _sizes.get(n) or _size_arg(n), ref)
         else:
-            code = lib.se_decrypt_version(
-                self._handle(), data, len(data), _version(version), _byref(out)
+            code = _decrypt_version(
+                self._cptr, data, _size_arg(n), ctypes.c_int32(_version(version)), ref
             )
         if code:
             _native.check(code)
-        if not out.data:
+        ptr = out.data
+        if not ptr:
             return b""
         try:
-            return _string_at(out.data, out.len)
+            return ptr[: out.len]
         finally:
-            _bytes_free(_byref(out))
+            _bytes_free(ref)
 
     def decrypt(self, value: Value, *, version: int | None = None) -> str:
         """As :meth:`decrypt_bytes`, returning the plaintext as text.
@@ -435,7 +456,26 @@ class Context:
         :raises EncodingError: also when the plaintext is not UTF-8 (use
             :meth:`decrypt_bytes` for binary values).
         """
-        plain = self.decrypt_bytes(value, version=version)
+        # decrypt_bytes, inlined: one Python call less on the hot path.
+        data = value if type(value) is bytes else _data(value)
+        n = len(data)
+        out = _se_bytes()
+        ref = _byref(out)
+        if version is None:
+            code = _decrypt(self._cptr, data, _sizes.get(n) or _size_arg(n), ref)
+        else:
+            code = _decrypt_version(
+                self._cptr, data, _size_arg(n), ctypes.c_int32(_version(version)), ref
+            )
+        if code:
+            _native.check(code)
+        ptr = out.data
+        if not ptr:
+            return ""
+        try:
+            plain = ptr[: out.len]
+        finally:
+            _bytes_free(ref)
         try:
             return plain.decode("utf-8")
         except UnicodeDecodeError:
