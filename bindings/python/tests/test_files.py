@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VECTORS, ciphers_context, expected_exception, needs_load, needs_streams, vector_json
+from conftest import (
+    VECTORS,
+    ciphers_context,
+    expected_exception,
+    needs_load,
+    needs_streams,
+    vector_json,
+)
 
 import symmetric_encryption as se
 
@@ -122,7 +129,9 @@ SIZES = [0, 1, 1023, 1024, 1025, 65536, 65537, 200_000]
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("compress", [None, True, False])
 @pytest.mark.parametrize("primary", [1, 2], ids=["cbc", "gcm"])
-def test_write_read_round_trip(size: int, compress: bool | None, primary: int, tmp_path: Path) -> None:
+def test_write_read_round_trip(
+    size: int, compress: bool | None, primary: int, tmp_path: Path
+) -> None:
     ctx = files_context(primary)
     data = os.urandom(size // 2) + b"text " * (size // 10)
     data = data[:size]

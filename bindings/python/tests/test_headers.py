@@ -29,7 +29,9 @@ FAIL_OPEN: dict[str, type[se.Error]] = {
 }
 
 
-def check_decrypt(ctx: se.Context, case_id: str, value: str | bytes, outcome: dict[str, Any]) -> None:
+def check_decrypt(
+    ctx: se.Context, case_id: str, value: str | bytes, outcome: dict[str, Any]
+) -> None:
     if case_id in FAIL_OPEN:
         with pytest.raises(FAIL_OPEN[case_id]):
             ctx.decrypt_bytes(value)

@@ -265,7 +265,8 @@ def take_bytes(buf: se_bytes) -> bytes:
     if not buf.data:
         return b""
     try:
-        return buf.data[: buf.len]
+        data: bytes = buf.data[: buf.len]
+        return data
     finally:
         lib.se_bytes_free(ctypes.byref(buf))
 
@@ -300,12 +301,14 @@ def c_path(value: str | os.PathLike[str] | bytes | None, what: str) -> bytes | N
 
 def version() -> str:
     """The native library's version string."""
-    return lib.se_version().decode()
+    v: bytes = lib.se_version()
+    return v.decode()
 
 
 def backend() -> str:
     """The crypto backend compiled into the native library."""
-    return lib.se_backend().decode()
+    b: bytes = lib.se_backend()
+    return b.decode()
 
 
 __all__ = ["lib", "LIB_PATH", "MISSING", "check", "require", "take_bytes"]

@@ -210,7 +210,9 @@ class Context:
         _native.require("se_context_load")
         out = ctypes.c_void_p()
         _native.check(
-            lib.se_context_load(_native.c_path(path, "path"), _native.c_str(env, "env"), _byref(out))
+            lib.se_context_load(
+                _native.c_path(path, "path"), _native.c_str(env, "env"), _byref(out)
+            )
         )
         return cls._adopt(out)
 
@@ -390,7 +392,7 @@ class Context:
         if not ptr:
             return ""
         try:
-            result = ptr[: out.len]
+            result: bytes = ptr[: out.len]
         finally:
             _bytes_free(ref)
         try:
@@ -446,9 +448,10 @@ class Context:
         if not ptr:
             return b""
         try:
-            return ptr[: out.len]
+            plain: bytes = ptr[: out.len]
         finally:
             _bytes_free(ref)
+        return plain
 
     def decrypt(self, value: Value, *, version: int | None = None) -> str:
         """As :meth:`decrypt_bytes`, returning the plaintext as text.
@@ -473,7 +476,7 @@ class Context:
         if not ptr:
             return ""
         try:
-            plain = ptr[: out.len]
+            plain: bytes = ptr[: out.len]
         finally:
             _bytes_free(ref)
         try:
@@ -500,7 +503,9 @@ class Context:
         """
         data = _data(value)
         info = _native.se_header_info()
-        _native.check(lib.se_header(self._handle(), data, len(data), int(bool(binary)), _byref(info)))
+        _native.check(
+            lib.se_header(self._handle(), data, len(data), int(bool(binary)), _byref(info))
+        )
         return Header._from_c(info)
 
     def encode(self, data: bytes) -> str:
@@ -615,7 +620,7 @@ class Context:
         import io as _stdio
 
         return _stdio.TextIOWrapper(
-            binary,  # type: ignore[arg-type]
+            binary,
             encoding=encoding or "utf-8",
             errors=errors,
             newline=newline,

@@ -93,7 +93,7 @@ class UnsupportedError(Error):
 
 
 _BY_STATUS: dict[int, type[Error]] = {
-    cls.status: cls  # type: ignore[misc]
+    cls.status: cls  # type: ignore[misc,unused-ignore]
     for cls in (
         ArgumentError,
         ConfigError,

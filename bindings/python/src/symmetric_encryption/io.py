@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import _native, errors
 from ._native import lib
@@ -51,7 +51,7 @@ class _Callbacks:
                 n = self._readinto(view)
                 if n is None:  # non-blocking file with no data: treat as an error
                     raise BlockingIOError("the file object returned None (non-blocking)")
-                return n
+                return int(n)
             data = self.fileobj.read(cap)
             if data is None:
                 raise BlockingIOError("the file object returned None (non-blocking)")
@@ -114,7 +114,8 @@ class _RawReader(io.RawIOBase):
             _native.require("se_reader_open_path")
             _native.check(
                 lib.se_reader_open_path(
-                    ctx._handle(), _native.c_path(file, "path"), version, ctypes.byref(out)
+                    ctx._handle(), _native.c_path(cast(str, file), "path"), version,
+                    ctypes.byref(out),
                 )
             )
         else:
@@ -126,7 +127,7 @@ class _RawReader(io.RawIOBase):
             cb = _Callbacks(file)
             seekable = getattr(file, "seekable", None)
             self._seekable = bool(seekable and seekable())
-            seek_fn = cb.seek_fn if self._seekable else ctypes.cast(None, _native.se_seek_fn)
+            seek_fn = cb.seek_fn if self._seekable else _native.se_seek_fn()  # NULL
             code = lib.se_reader_open_callbacks(
                 ctx._handle(), cb.read_fn, seek_fn, None, version, ctypes.byref(out)
             )
@@ -163,7 +164,7 @@ class _RawReader(io.RawIOBase):
         return nread.value
 
     def readall(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = self.read(_DEFAULT_BUFFER)
             if not chunk:
@@ -219,6 +220,9 @@ class Reader(io.BufferedIOBase):
     Supports ``read``, ``read1``, ``readinto``, ``readline``, line iteration, ``peek``, and
     ``seek`` / ``tell`` in plaintext positions (when the source is seekable).
     """
+
+    _raw: _RawReader
+    _buffer: io.BufferedReader
 
     def __init__(self) -> None:
         raise TypeError("use Context.open(file, 'rb')")
@@ -291,7 +295,8 @@ class Reader(io.BufferedIOBase):
         return self._buffer.readline(size)
 
     def __iter__(self) -> Reader:
-        self._checkClosed()  # type: ignore[attr-defined]
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
         return self
 
     def __next__(self) -> bytes:
@@ -329,6 +334,12 @@ class Writer(io.BufferedIOBase):
     stream instead: a path target is left untouched.
     """
 
+    _ctx: Context
+    _handle: int | None
+    _cb: _Callbacks | None
+    _name: Any
+    _cipher_name: bytes | None
+
     def __init__(self) -> None:
         raise TypeError("use Context.open(file, 'wb')")
 
@@ -365,7 +376,7 @@ class Writer(io.BufferedIOBase):
             _native.require("se_writer_open_path")
             _native.check(
                 lib.se_writer_open_path(
-                    ctx._handle(), _native.c_path(file, "path"), ctypes.byref(opts),
+                    ctx._handle(), _native.c_path(cast(str, file), "path"), ctypes.byref(opts),
                     ctypes.byref(out),
                 )
             )
@@ -467,7 +478,8 @@ class Writer(io.BufferedIOBase):
         raise io.UnsupportedOperation("detach")
 
     def __repr__(self) -> str:
-        return f"<symmetric_encryption.Writer name={self._name!r}{' closed' if self.closed else ''}>"
+        closed = " closed" if self.closed else ""
+        return f"<symmetric_encryption.Writer name={self._name!r}{closed}>"
 
 
 __all__ = ["Reader", "Writer"]
