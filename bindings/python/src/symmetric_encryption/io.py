@@ -108,6 +108,9 @@ class _RawReader(io.RawIOBase):
         self._handle: int | None = None
         self._cb: _Callbacks | None = None
         self._seekable = True
+        # The plaintext position, kept here: tell() needs no foreign call, and a reader over
+        # an unseekable source is never asked to seek (a failed seek ends the stream).
+        self._pos = 0
         self.name = file if _is_path(file) else getattr(file, "name", None)
         out = ctypes.c_void_p()
         if _is_path(file):
@@ -161,6 +164,7 @@ class _RawReader(io.RawIOBase):
         buf = (ctypes.c_char * n).from_buffer(view)
         nread = ctypes.c_size_t()
         self._call(lib.se_reader_read(h, buf, n, ctypes.byref(nread)))
+        self._pos += nread.value
         return nread.value
 
     def readall(self) -> bytes:
@@ -177,15 +181,16 @@ class _RawReader(io.RawIOBase):
             raise io.UnsupportedOperation("the underlying file is not seekable")
         if whence not in (io.SEEK_SET, io.SEEK_CUR, io.SEEK_END):
             raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        if whence == io.SEEK_SET and offset < 0:
+            raise ValueError(f"negative seek position {offset}")
         pos = ctypes.c_uint64()
         self._call(lib.se_reader_seek(h, offset, whence, ctypes.byref(pos)))
-        return pos.value
+        self._pos = pos.value
+        return self._pos
 
     def tell(self) -> int:
-        h = self._h()
-        pos = ctypes.c_uint64()
-        self._call(lib.se_reader_seek(h, 0, io.SEEK_CUR, ctypes.byref(pos)))
-        return pos.value
+        self._h()
+        return self._pos
 
     def size(self) -> int:
         size = ctypes.c_uint64()
