@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from conftest import needs_streams
 
 import symmetric_encryption as se
 
@@ -83,3 +86,29 @@ def test_calls_release_the_gil() -> None:
 
     assert isinstance(_native.lib, ctypes.CDLL)
     assert not isinstance(_native.lib, ctypes.PyDLL)
+
+
+@needs_streams
+def test_one_stream_shared_by_threads(tmp_path: Path) -> None:
+    """Readers and writers serialise their native calls: sharing one cannot corrupt memory."""
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(range(32)), version=2)
+    path = tmp_path / "shared.enc"
+    blocks = [bytes([i]) * 1000 for i in range(THREADS)]
+    with ctx.open(path, "wb", chunk_size=1024) as w:
+        def write(i: int) -> None:
+            for _ in range(50):
+                w.write(blocks[i])
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(write, range(THREADS)))
+    with ctx.open(path, "rb") as r:
+        def read(_: int) -> list[bytes]:
+            got = []
+            while True:
+                assert r.header is not None
+                chunk = r.read(1000)
+                if not chunk:
+                    return got
+                got.append(chunk)
+        with ThreadPoolExecutor(THREADS) as pool:
+            chunks = [c for part in pool.map(read, range(THREADS)) for c in part]
+    assert sorted(chunks) == sorted(b for b in blocks for _ in range(50))

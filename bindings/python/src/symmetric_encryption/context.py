@@ -183,12 +183,13 @@ class Context:
         self._cptr = ctypes.c_void_p(handle.value)  # for the argtypes-free hot path
         return self
 
-    def __del__(self) -> None:
+    def __del__(self, _free: object = lib.se_context_free) -> None:
+        # `_free` is bound at definition time: module globals may be gone at interpreter exit.
         ptr = getattr(self, "_ptr", None)
         if ptr:
             self._ptr = None
             self._cptr = ctypes.c_void_p()
-            lib.se_context_free(ptr)
+            _free(ptr)  # type: ignore[operator]
 
     # ---- construction -----------------------------------------------------------------
 

@@ -10,13 +10,15 @@ work with ``shutil.copyfileobj`` and ``io.TextIOWrapper``::
         for line in f:
             ...
 
-A reader or writer belongs to one thread at a time (the reader's buffer has a lock).
+The native reader and writer must not be used by two threads at once; each object here holds a
+lock around its native calls, so sharing one between threads is safe (if rarely useful).
 """
 
 from __future__ import annotations
 
 import ctypes
 import io
+import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from . import _native, errors
@@ -105,6 +107,7 @@ class _RawReader(io.RawIOBase):
     def __init__(self, ctx: Context, file: object, version: int) -> None:
         super().__init__()
         self._ctx = ctx  # the reader may borrow the context's ciphers
+        self._lock = threading.Lock()  # the native reader is single-threaded
         self._handle: int | None = None
         self._cb: _Callbacks | None = None
         self._seekable = True
@@ -156,15 +159,16 @@ class _RawReader(io.RawIOBase):
         return self._seekable
 
     def readinto(self, b: Any) -> int:
-        h = self._h()
+        self._h()  # raises on a closed reader
         view = memoryview(b).cast("B")
         n = len(view)
         if n == 0:
             return 0
         buf = (ctypes.c_char * n).from_buffer(view)
         nread = ctypes.c_size_t()
-        self._call(lib.se_reader_read(h, buf, n, ctypes.byref(nread)))
-        self._pos += nread.value
+        with self._lock:
+            self._call(lib.se_reader_read(self._h(), buf, n, ctypes.byref(nread)))
+            self._pos += nread.value
         return nread.value
 
     def readall(self) -> bytes:
@@ -176,7 +180,7 @@ class _RawReader(io.RawIOBase):
             chunks.append(chunk)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        h = self._h()
+        self._h()  # raises on a closed reader
         if not self._seekable:
             raise io.UnsupportedOperation("the underlying file is not seekable")
         if whence not in (io.SEEK_SET, io.SEEK_CUR, io.SEEK_END):
@@ -184,9 +188,10 @@ class _RawReader(io.RawIOBase):
         if whence == io.SEEK_SET and offset < 0:
             raise ValueError(f"negative seek position {offset}")
         pos = ctypes.c_uint64()
-        self._call(lib.se_reader_seek(h, offset, whence, ctypes.byref(pos)))
-        self._pos = pos.value
-        return self._pos
+        with self._lock:
+            self._call(lib.se_reader_seek(self._h(), offset, whence, ctypes.byref(pos)))
+            self._pos = pos.value
+        return pos.value
 
     def tell(self) -> int:
         self._h()
@@ -194,28 +199,32 @@ class _RawReader(io.RawIOBase):
 
     def size(self) -> int:
         size = ctypes.c_uint64()
-        self._call(lib.se_reader_size(self._h(), ctypes.byref(size)))
+        with self._lock:
+            self._call(lib.se_reader_size(self._h(), ctypes.byref(size)))
         return size.value
 
     def header(self) -> Header | None:
         from .context import Header
 
         info = _native.se_header_info()
-        self._call(lib.se_reader_header(self._h(), ctypes.byref(info)))
+        with self._lock:
+            self._call(lib.se_reader_header(self._h(), ctypes.byref(info)))
         return Header._from_c(info)
 
     def close(self) -> None:
-        h, self._handle = self._handle, None
-        if h:
-            lib.se_reader_free(h)
+        with self._lock:
+            h, self._handle = self._handle, None
+            if h:
+                lib.se_reader_free(h)
         super().close()
 
-    def __del__(self) -> None:
-        # Free the native reader even when the object was never closed.
+    def __del__(self, _free: Any = lib.se_reader_free) -> None:
+        # Free the native reader even when the object was never closed. (`_free` is bound at
+        # definition time: module globals may be gone at interpreter exit.)
         h = getattr(self, "_handle", None)
         if h:
             self._handle = None
-            lib.se_reader_free(h)
+            _free(h)
 
 
 class Reader(io.BufferedIOBase):
@@ -340,6 +349,7 @@ class Writer(io.BufferedIOBase):
     """
 
     _ctx: Context
+    _lock: threading.Lock
     _handle: int | None
     _cb: _Callbacks | None
     _name: Any
@@ -361,6 +371,7 @@ class Writer(io.BufferedIOBase):
         self = cls.__new__(cls)
         io.BufferedIOBase.__init__(self)
         self._ctx = ctx
+        self._lock = threading.Lock()  # the native writer is single-threaded
         self._handle = None
         self._cb = None
         self._name = file if _is_path(file) else getattr(file, "name", None)
@@ -426,9 +437,6 @@ class Writer(io.BufferedIOBase):
 
     def write(self, b: Any) -> int:
         """Encrypts and writes ``b`` (bytes-like); returns its length."""
-        h = self._handle
-        if not h:
-            raise ValueError("I/O operation on closed file")
         if isinstance(b, bytes):
             data: Any = b
             n = len(b)
@@ -436,8 +444,12 @@ class Writer(io.BufferedIOBase):
             view = memoryview(b).cast("B")
             n = len(view)
             data = (ctypes.c_char * n).from_buffer(view) if not view.readonly else view.tobytes()
-        if n:
-            self._call(lib.se_writer_write(h, data, n))
+        with self._lock:
+            h = self._handle
+            if not h:
+                raise ValueError("I/O operation on closed file")
+            if n:
+                self._call(lib.se_writer_write(h, data, n))
         return n
 
     def flush(self) -> None:
@@ -447,23 +459,25 @@ class Writer(io.BufferedIOBase):
 
     def close(self) -> None:
         """Finishes the stream. Closing twice does nothing."""
-        h, self._handle = self._handle, None
-        if h:
-            try:
-                self._call(lib.se_writer_close(h))
-                if self._cb is not None:
-                    flush = getattr(self._cb.fileobj, "flush", None)
-                    if flush is not None:
-                        flush()
-            finally:
-                lib.se_writer_free(h)
+        with self._lock:
+            h, self._handle = self._handle, None
+            if h:
+                try:
+                    self._call(lib.se_writer_close(h))
+                    if self._cb is not None:
+                        flush = getattr(self._cb.fileobj, "flush", None)
+                        if flush is not None:
+                            flush()
+                finally:
+                    lib.se_writer_free(h)
         super().close()
 
     def abandon(self) -> None:
         """Discards the stream without finishing it: a path target is left untouched."""
-        h, self._handle = self._handle, None
-        if h:
-            lib.se_writer_free(h)
+        with self._lock:
+            h, self._handle = self._handle, None
+            if h:
+                lib.se_writer_free(h)
         super().close()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -472,12 +486,12 @@ class Writer(io.BufferedIOBase):
         else:
             self.close()
 
-    def __del__(self) -> None:
+    def __del__(self, _free: Any = lib.se_writer_free) -> None:
         # Never finish a stream implicitly: an unclosed writer is abandoned.
         h = getattr(self, "_handle", None)
         if h:
             self._handle = None
-            lib.se_writer_free(h)
+            _free(h)
 
     def detach(self) -> io.RawIOBase:
         raise io.UnsupportedOperation("detach")
