@@ -168,3 +168,13 @@ def test_public_names() -> None:
     for name in se.__all__:
         assert hasattr(se, name), name
     assert se.Context.encrypt.__doc__ and se.Context.open.__doc__
+
+
+def test_option_types_are_checked(gcm: se.Context) -> None:
+    gcm.encrypt("x", random_iv=True, version=2)
+    with pytest.raises(TypeError):
+        gcm.encrypt("x", random_iv=1, version=2)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        gcm.encrypt("x", version=True)
+    with pytest.raises(TypeError):
+        gcm.encrypt("x", compress="yes")  # type: ignore[arg-type]

@@ -58,7 +58,9 @@ def _options(
     Options are read-only once built, so one instance per combination is shared by all calls
     and threads: building a ctypes struct costs more than encrypting a short value.
     """
-    key = (random_iv, compress, header, version)
+    # The types are part of the key: 1 == True, but random_iv=1 or version=True are errors.
+    key = (random_iv, compress, header, version, type(random_iv), type(compress), type(header),
+           type(version))
     ref = _OPTIONS.get(key)
     if ref is None:
         opts = _native.se_encrypt_options(
