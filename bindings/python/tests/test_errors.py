@@ -179,4 +179,13 @@ def test_import_error_lists_where_it_looked(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "ImportError" in proc.stderr
     assert "nope.so" in proc.stderr and "SYMMETRIC_ENCRYPTION_LIB" in proc.stderr
+    # Without the variable, every place is listed.
+    del env["SYMMETRIC_ENCRYPTION_LIB"]
+    proc = subprocess.run(
+        [sys.executable, "-c", "import symmetric_encryption"],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(tmp_path / "pkg")},
+        capture_output=True, text=True,
+    )
+    assert proc.returncode != 0
     assert "inside the installed package" in proc.stderr
+    assert "target/release" in proc.stderr

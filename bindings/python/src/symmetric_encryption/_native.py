@@ -61,11 +61,15 @@ def _load() -> tuple[ctypes.CDLL, Path]:
     for why, path in _candidates():
         if not path.is_file():
             tried.append(f"  {path} ({why}): not found")
-            continue
-        try:
-            return ctypes.CDLL(str(path)), path
-        except OSError as e:
-            tried.append(f"  {path} ({why}): {e}")
+        else:
+            try:
+                return ctypes.CDLL(str(path)), path
+            except OSError as e:
+                tried.append(f"  {path} ({why}): {e}")
+        if why.startswith("$"):
+            # An explicit choice that does not work is an error, not a reason to load another
+            # library silently.
+            break
     raise ImportError(
         "symmetric_encryption: cannot load the native library "
         f"{LIB_FILE}. Looked in:\n"
