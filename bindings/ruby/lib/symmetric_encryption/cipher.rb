@@ -106,7 +106,7 @@ module SymmetricEncryption
       return str if str.empty?
 
       opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header ? 1 : 0, @version_arg)
-      Native.bytes_call(:se_encrypt, @ctx, str, [opts], false).force_encoding(@text_encoding)
+      Native.encrypt(@ctx, str, opts).force_encoding(@text_encoding)
     end
 
     # Decodes and decrypts `str`.
@@ -123,7 +123,7 @@ module SymmetricEncryption
       str = str.to_s
       return str if str.empty?
 
-      SymmetricEncryption.text(Native.bytes_call(:se_decrypt_version, @ctx, str, [@version_arg], true))
+      SymmetricEncryption.text(Native.decrypt(@ctx, str, @version_arg))
     end
 
     # Encrypts without encoding: header + ciphertext.

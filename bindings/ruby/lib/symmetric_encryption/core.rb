@@ -7,10 +7,28 @@ module SymmetricEncryption
   COERCION_TYPES = Coerce::TYPE_MAP.keys.freeze
 
   # The ciphers in force: the primary, the secondaries, and the native context that holds them
-  # all (so a decrypt is a single native call). Replaced whole, never changed, so a thread
-  # that reads it sees one consistent set.
+  # all (so a decrypt is a single native call). Replaced whole, never changed (but for the
+  # context, built on first use), so a thread that reads it sees one consistent set.
   # @api private
-  State = Struct.new(:cipher, :secondary_ciphers, :context, :text_encoding)
+  class State
+    attr_reader :cipher, :secondary_ciphers, :text_encoding
+
+    # @param context [FFI::Pointer, nil] the native context, when it is already known
+    def initialize(cipher, secondary_ciphers, context = nil)
+      @cipher = cipher
+      @secondary_ciphers = secondary_ciphers.dup.freeze
+      @context = context
+      @text_encoding = cipher && cipher.encoding == :none ? Encoding::BINARY : Encoding::UTF_8
+    end
+
+    # The native context holding the ciphers, built on first use: cipher= and
+    # secondary_ciphers= may be called in any order, as with the gem, and only the set that is
+    # used has to be valid. Two threads may both build it; they build the same thing.
+    # @return [FFI::Pointer, nil] nil when no primary cipher is set
+    def context
+      @context || (@cipher && (@context = SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers)))
+    end
+  end
 
   SCOPE_KEY = :__symmetric_encryption_scope
   private_constant :SCOPE_KEY
@@ -18,7 +36,7 @@ module SymmetricEncryption
   NOT_LOADED = "Call SymmetricEncryption.load! or SymmetricEncryption.cipher= prior to encrypting or decrypting data"
   private_constant :NOT_LOADED
 
-  @state = State.new(nil, [].freeze, nil, nil).freeze
+  @state = State.new(nil, [])
   @randomize_iv = false
   @select_cipher = nil
   @scopes = 0
@@ -32,7 +50,7 @@ module SymmetricEncryption
     #   encodings other than base64 and base64strict mixed)
     def cipher=(cipher)
       check_cipher(cipher) unless cipher.nil?
-      @lock.synchronize { @state = build_state(cipher, @state.secondary_ciphers) }
+      @lock.synchronize { @state = State.new(cipher, @state.secondary_ciphers) }
     end
 
     # The primary cipher, or the cipher with `version`.
@@ -63,7 +81,7 @@ module SymmetricEncryption
 
       list = ciphers.to_a
       list.each { |c| check_cipher(c) }
-      @lock.synchronize { @state = build_state(@state.cipher, list) }
+      @lock.synchronize { @state = State.new(@state.cipher, list) }
     end
 
     # @return [Array<SymmetricEncryption::Cipher>]
@@ -100,7 +118,8 @@ module SymmetricEncryption
 
       check_cipher(cipher)
       secondary_ciphers.each { |c| check_cipher(c) }
-      scope = build_state(cipher, secondary_ciphers.to_a)
+      scope = State.new(cipher, secondary_ciphers.to_a)
+      scope.context # built now: an invalid set fails here, not inside the block
       previous = Thread.current[SCOPE_KEY]
       @lock.synchronize { @scopes += 1 }
       begin
@@ -164,12 +183,12 @@ module SymmetricEncryption
       return str if str.empty?
 
       state = current_state
-      raise ConfigError, NOT_LOADED unless state.context
+      ctx = state.context || raise(ConfigError, NOT_LOADED)
 
       random_iv = @randomize_iv if random_iv.nil?
       opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header.nil? ? -1 : (header ? 1 : 0),
                             version_arg(version))
-      Native.bytes_call(:se_encrypt, state.context, str, [opts], false).force_encoding(state.text_encoding)
+      Native.encrypt(ctx, str, opts).force_encoding(state.text_encoding)
     end
 
     # Decodes and decrypts `str`. A value with a header is decrypted by the cipher of the
@@ -190,13 +209,13 @@ module SymmetricEncryption
 
       str = str.to_s
       state = current_state
-      raise ConfigError, NOT_LOADED unless state.context
+      ctx = state.context || raise(ConfigError, NOT_LOADED)
 
       decrypted =
-        if @select_cipher && version.nil? && !value_header(state, str)
-          decrypt_selected(state, str)
+        if @select_cipher && version.nil? && !value_header(ctx, str)
+          decrypt_selected(ctx, str)
         else
-          Native.bytes_call(:se_decrypt_version, state.context, str, [version_arg(version)], true)
+          Native.decrypt(ctx, str, version_arg(version))
         end
       decrypted = text(decrypted)
       type == :string ? decrypted : Coerce.coerce_from_string(decrypted, type)
@@ -220,9 +239,9 @@ module SymmetricEncryption
 
       str = str.to_s
       state = current_state
-      raise ConfigError, NOT_LOADED unless state.context
+      ctx = state.context || raise(ConfigError, NOT_LOADED)
 
-      Native.se_is_encrypted(state.context, str, str.bytesize) == 1
+      Native.se_is_encrypted(ctx, str, str.bytesize) == 1
     end
 
     # The header of an encrypted value.
@@ -235,10 +254,10 @@ module SymmetricEncryption
 
       str = str.to_s
       state = current_state
-      raise ConfigError, NOT_LOADED unless state.context
+      ctx = state.context || raise(ConfigError, NOT_LOADED)
 
-      info = value_header(state, str)
-      info && Header.new(info, Native.bytes_call(:se_decode, state.context, str, [], true))
+      info = value_header(ctx, str)
+      info && Header.new(info, Native.bytes_call(:se_decode, ctx, str, [], true))
     end
 
     # A random password: url-safe base64 of `size` random bytes, without padding.
@@ -265,9 +284,7 @@ module SymmetricEncryption
     # @api private
     def context!
       state = current_state
-      raise ConfigError, NOT_LOADED unless state.context
-
-      state.context
+      state.context || raise(ConfigError, NOT_LOADED)
     end
 
     private
@@ -297,19 +314,7 @@ module SymmetricEncryption
     def install_context(ctx)
       infos = Native.cipher_infos(ctx)
       ciphers = infos.each_with_index.map { |info, i| Cipher.from_context(ctx, i, info) }
-      text = infos.first[:encoding] == :none ? Encoding::BINARY : Encoding::UTF_8
-      @lock.synchronize do
-        @state = State.new(ciphers.first, ciphers.drop(1).freeze, ctx, text).freeze
-      end
-    end
-
-    # The state for a primary and its secondaries: one native context holding them all.
-    def build_state(primary, secondaries)
-      secondaries = secondaries.dup.freeze
-      return State.new(nil, secondaries, nil, nil).freeze if primary.nil?
-
-      text = primary.encoding == :none ? Encoding::BINARY : Encoding::UTF_8
-      State.new(primary, secondaries, combined_context(primary, secondaries), text).freeze
+      @lock.synchronize { @state = State.new(ciphers.first, ciphers.drop(1), ctx) }
     end
 
     # One native context for the ciphers, primary first. A version that appears twice keeps
@@ -344,15 +349,15 @@ module SymmetricEncryption
       cipher.native_context
     end
 
-    def value_header(state, str)
+    def value_header(ctx, str)
       info = Native::HeaderInfo.new
-      status = Native.se_header(state.context, str, str.bytesize, 0, info)
+      status = Native.se_header(ctx, str, str.bytesize, 0, info)
       Native.raise_error(status, true) unless status == Native::OK
       info[:present] == 1 ? info : nil
     end
 
-    def decrypt_selected(state, str)
-      decoded = Native.bytes_call(:se_decode, state.context, str, [], true)
+    def decrypt_selected(ctx, str)
+      decoded = Native.bytes_call(:se_decode, ctx, str, [], true)
       cipher = @select_cipher.call(str, decoded)
       check_cipher(cipher)
       cipher.binary_decrypt(decoded)

@@ -234,25 +234,59 @@ module SymmetricEncryption
       result
     end
 
+    OUT_KEY = :__symmetric_encryption_out
+
     # A reusable se_bytes out-parameter for the calling fiber (fiber-local, so a C call never
     # shares one with another thread).
     def self.out_bytes
-      Thread.current[:__symmetric_encryption_out] ||= FFI::MemoryPointer.new(Bytes.size)
+      Thread.current[OUT_KEY] || (Thread.current[OUT_KEY] = FFI::MemoryPointer.new(Bytes.size))
     end
 
     # se_encrypt_options for the given fields (-1 = default), shared and never written after
-    # it is built. nil (NULL) when every field is the default.
+    # it is built. nil (NULL) when every field is the default. `version` must be -1..255.
     def self.options(random_iv, compress, header, version)
-      key = (random_iv + 1) | ((compress + 1) << 2) | ((header + 1) << 4) | ((version + 1) << 6)
-      return nil if key.zero?
+      index = (random_iv + 1) + ((compress + 1) * 3) + ((header + 1) * 9) + ((version + 1) * 27)
+      return nil if index.zero?
 
-      @options_cache[key] ||= begin
-        ptr = FFI::MemoryPointer.new(EncryptOptions.size)
-        ptr.put_array_of_int32(0, [random_iv, compress, header, version])
-        ptr
-      end
+      @options_cache[index] || build_options(index, random_iv, compress, header, version)
     end
-    @options_cache = {}
+    @options_cache = []
+
+    def self.build_options(index, random_iv, compress, header, version)
+      ptr = FFI::MemoryPointer.new(EncryptOptions.size)
+      ptr.put_array_of_int32(0, [random_iv, compress, header, version])
+      @options_cache[index] = ptr
+    end
+    private_class_method :build_options
+
+    # se_encrypt: the hot path of SymmetricEncryption.encrypt, kept free of allocations
+    # beyond the result.
+    # @return [String] binary
+    def self.encrypt(ctx, data, opts)
+      len = data.bytesize
+      return bytes_call(:se_encrypt, ctx, data, [opts], false) if len >= BLOCKING_THRESHOLD
+
+      out = Thread.current[OUT_KEY] || out_bytes
+      status = se_encrypt(ctx, data, len, opts, out)
+      raise_error(status, false) unless status == OK
+
+      result = out.get_pointer(0).get_bytes(0, size_at(out, LEN_OFFSET))
+      se_bytes_free(out)
+      result
+    end
+
+    # se_decrypt_version: the hot path of SymmetricEncryption.decrypt.
+    # @return [String] binary
+    def self.decrypt(ctx, data, version)
+      len = data.bytesize
+      return bytes_call(:se_decrypt_version, ctx, data, [version], true) if len >= BLOCKING_THRESHOLD
+
+      out = Thread.current[OUT_KEY] || out_bytes
+      status = se_decrypt_version(ctx, data, len, version, out)
+      raise_error(status, true) unless status == OK
+
+      take_bytes(out)
+    end
 
     # Calls a bytes-in, bytes-out function: `name(ctx, data, len, *args, out)`.
     # @return [String] binary
