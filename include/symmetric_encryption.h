@@ -181,6 +181,14 @@ typedef struct se_header_info {
   char cipher_name[32];
 } se_header_info;
 
+/**
+ * A borrowed input buffer, for the batch calls.
+ */
+typedef struct se_slice {
+  const uint8_t *data;
+  size_t len;
+} se_slice;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -373,6 +381,44 @@ enum se_status se_header(const struct se_context *ctx, const uint8_t *data, size
  * `out` writable.
  */
 enum se_status se_random_bytes(size_t len, struct se_bytes *out);
+
+/**
+ * Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
+ * rotation), with the same `options` for all. `outs` must have room for `count` results; free
+ * each with `se_bytes_free`. On failure nothing is left allocated in `outs`, and
+ * `*failed_index` (may be NULL) says which input failed.
+ *
+ * # Safety
+ * `ctx` a live context; `inputs` `count` valid slices; `outs` writable for `count` items.
+ */
+enum se_status se_encrypt_many(const struct se_context *ctx, const struct se_slice *inputs, size_t count, const struct se_encrypt_options *options, struct se_bytes *outs, size_t *failed_index);
+
+/**
+ * Decrypts `count` values in one call. As `se_encrypt_many` for ownership and failures.
+ *
+ * # Safety
+ * As `se_encrypt_many`.
+ */
+enum se_status se_decrypt_many(const struct se_context *ctx, const struct se_slice *inputs, size_t count, struct se_bytes *outs, size_t *failed_index);
+
+/**
+ * Encrypts into a caller-supplied buffer (no allocation handed to the caller). `*out_len` gets
+ * the result's length; when `out_cap` is too small the call returns `SE_ERROR_ARGUMENT` and
+ * `*out_len` is the size needed (retry with a buffer that large).
+ *
+ * # Safety
+ * `ctx` live; `data` valid for `len`; `out_buf` writable for `out_cap`; `out_len` writable.
+ */
+enum se_status se_encrypt_into(const struct se_context *ctx, const uint8_t *data, size_t len, const struct se_encrypt_options *options, uint8_t *out_buf, size_t out_cap, size_t *out_len);
+
+/**
+ * Decrypts into a caller-supplied buffer. As `se_encrypt_into` for sizes; the buffer is not
+ * zeroed by the library: the caller owns the plaintext.
+ *
+ * # Safety
+ * As `se_encrypt_into`.
+ */
+enum se_status se_decrypt_into(const struct se_context *ctx, const uint8_t *data, size_t len, uint8_t *out_buf, size_t out_cap, size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

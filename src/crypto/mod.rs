@@ -4,17 +4,20 @@
 //! handful of functions, so that another backend can later be dropped in behind a cargo feature
 //! without touching the rest of the crate.
 
-use aes::{Aes128, Aes192, Aes256};
-use aes_gcm::aead::consts::U12;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::AesGcm;
-use cbc::cipher::block_padding::{NoPadding, Pkcs7};
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+
+#[cfg(feature = "aws-lc")]
+mod awslc;
+#[cfg(feature = "aws-lc")]
+use awslc as backend;
+#[cfg(not(feature = "aws-lc"))]
+mod rustcrypto;
+#[cfg(not(feature = "aws-lc"))]
+use rustcrypto as backend;
 
 /// AES block size, and the CBC iv size.
 pub const BLOCK_LEN: usize = 16;
@@ -24,8 +27,7 @@ pub const GCM_NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 
 /// The name of the crypto backend compiled in, for `--version` and diagnostics.
-pub const BACKEND: &str =
-    "RustCrypto (aes 0.8, aes-gcm 0.10, AES-NI and CLMUL detected at run time)";
+pub const BACKEND: &str = backend::NAME;
 
 /// Block cipher mode of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,26 +36,12 @@ pub enum Mode {
     Gcm,
 }
 
-type Aes128Gcm = AesGcm<Aes128, U12>;
-type Aes192Gcm = AesGcm<Aes192, U12>;
-type Aes256Gcm = AesGcm<Aes256, U12>;
-
-#[derive(Clone)]
-enum Engine {
-    Cbc128(Aes128),
-    Cbc192(Aes192),
-    Cbc256(Aes256),
-    Gcm128(Box<Aes128Gcm>),
-    Gcm192(Box<Aes192Gcm>),
-    Gcm256(Box<Aes256Gcm>),
-}
-
-/// A key with its AES key schedule computed once. The schedule and the raw key are zeroized
-/// on drop.
+/// A key with its AES key schedule computed once (at load), shared cheaply between threads
+/// and streams. The schedule and the raw key are zeroized when the last clone is dropped.
 #[derive(Clone)]
 pub struct PreparedKey {
-    engine: Engine,
-    raw: Zeroizing<Vec<u8>>,
+    engine: Arc<backend::Engine>,
+    raw: Arc<Zeroizing<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for PreparedKey {
@@ -62,51 +50,13 @@ impl std::fmt::Debug for PreparedKey {
     }
 }
 
-macro_rules! cbc_dispatch {
-    ($engine:expr, $aes:ident => $body:expr) => {
-        match $engine {
-            Engine::Cbc128($aes) => $body,
-            Engine::Cbc192($aes) => $body,
-            Engine::Cbc256($aes) => $body,
-            _ => return Err(Error::Internal("CBC operation on a GCM key".into())),
-        }
-    };
-}
-
-macro_rules! gcm_dispatch {
-    ($engine:expr, $gcm:ident => $body:expr) => {
-        match $engine {
-            Engine::Gcm128($gcm) => $body,
-            Engine::Gcm192($gcm) => $body,
-            Engine::Gcm256($gcm) => $body,
-            _ => return Err(Error::Internal("GCM operation on a CBC key".into())),
-        }
-    };
-}
-
 impl PreparedKey {
     /// Prepares `key` (16, 24 or 32 bytes) for `mode`. The caller has checked the length
     /// against the cipher name; a wrong length here is an internal error.
     pub fn new(mode: Mode, key: &[u8]) -> Result<Self> {
-        let bad = || Error::Internal(format!("a {}-byte key reached the AES backend", key.len()));
-        let engine = match (mode, key.len()) {
-            (Mode::Cbc, 16) => Engine::Cbc128(Aes128::new_from_slice(key).map_err(|_| bad())?),
-            (Mode::Cbc, 24) => Engine::Cbc192(Aes192::new_from_slice(key).map_err(|_| bad())?),
-            (Mode::Cbc, 32) => Engine::Cbc256(Aes256::new_from_slice(key).map_err(|_| bad())?),
-            (Mode::Gcm, 16) => {
-                Engine::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).map_err(|_| bad())?))
-            }
-            (Mode::Gcm, 24) => {
-                Engine::Gcm192(Box::new(Aes192Gcm::new_from_slice(key).map_err(|_| bad())?))
-            }
-            (Mode::Gcm, 32) => {
-                Engine::Gcm256(Box::new(Aes256Gcm::new_from_slice(key).map_err(|_| bad())?))
-            }
-            _ => return Err(bad()),
-        };
         Ok(PreparedKey {
-            engine,
-            raw: Zeroizing::new(key.to_vec()),
+            engine: Arc::new(backend::Engine::new(mode, key)?),
+            raw: Arc::new(Zeroizing::new(key.to_vec())),
         })
     }
 
@@ -118,16 +68,11 @@ impl PreparedKey {
     /// CBC-encrypts `data` with PKCS#7 padding, appending the ciphertext to `out`.
     pub fn cbc_encrypt(&self, iv: &[u8; BLOCK_LEN], data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        let padded = (data.len() / BLOCK_LEN + 1) * BLOCK_LEN;
-        out.resize(start + padded, 0);
-        out[start..start + data.len()].copy_from_slice(data);
-        let buf = &mut out[start..];
-        cbc_dispatch!(&self.engine, aes => {
-            cbc::Encryptor::inner_iv_init(aes.clone(), iv.into())
-                .encrypt_padded_mut::<Pkcs7>(buf, data.len())
-                .map_err(|_| Error::Internal("CBC padding buffer too small".into()))?;
-        });
-        Ok(())
+        let pad = BLOCK_LEN - data.len() % BLOCK_LEN;
+        out.reserve(data.len() + pad);
+        out.extend_from_slice(data);
+        out.resize(start + data.len() + pad, pad as u8);
+        self.engine.cbc_blocks(iv, &mut out[start..], true)
     }
 
     /// CBC-decrypts `data` and removes the PKCS#7 padding, appending the plaintext to `out`.
@@ -137,18 +82,16 @@ impl PreparedKey {
         }
         let start = out.len();
         out.extend_from_slice(data);
-        let result = cbc_dispatch!(&self.engine, aes => {
-            cbc::Decryptor::inner_iv_init(aes.clone(), iv.into())
-                .decrypt_padded_mut::<Pkcs7>(&mut out[start..])
-                .map(|plain| plain.len())
-        });
-        match result {
-            Ok(len) => {
+        self.engine.cbc_blocks(iv, &mut out[start..], false)?;
+        match unpad(&out[start..]) {
+            Some(len) => {
+                zeroize::Zeroize::zeroize(&mut out[start + len..]);
                 out.truncate(start + len);
                 Ok(())
             }
-            Err(_) => {
-                zeroize_tail(out, start);
+            None => {
+                zeroize::Zeroize::zeroize(&mut out[start..]);
+                out.truncate(start);
                 Err(bad_decrypt())
             }
         }
@@ -166,17 +109,7 @@ impl PreparedKey {
         if !encrypt {
             last.copy_from_slice(&buf[n - BLOCK_LEN..]);
         }
-        cbc_dispatch!(&self.engine, aes => {
-            if encrypt {
-                cbc::Encryptor::inner_iv_init(aes.clone(), iv.into())
-                    .encrypt_padded_mut::<NoPadding>(buf, n)
-                    .map_err(|_| Error::Internal("CBC block buffer".into()))?;
-            } else {
-                cbc::Decryptor::inner_iv_init(aes.clone(), iv.into())
-                    .decrypt_padded_mut::<NoPadding>(buf)
-                    .map_err(|_| Error::Internal("CBC block buffer".into()))?;
-            }
-        });
+        self.engine.cbc_blocks(iv, buf, encrypt)?;
         if encrypt {
             last.copy_from_slice(&buf[n - BLOCK_LEN..]);
         }
@@ -190,11 +123,7 @@ impl PreparedKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let tag = gcm_dispatch!(&self.engine, gcm => {
-            gcm.encrypt_in_place_detached(nonce.into(), aad, buf)
-                .map_err(|_| Error::Internal("GCM seal failed (input too large)".into()))?
-        });
-        Ok(tag.into())
+        self.engine.gcm_seal(nonce, aad, buf)
     }
 
     /// Opens `buf` in place with AES-GCM, checking `tag`. A mismatch is an authentication
@@ -207,10 +136,7 @@ impl PreparedKey {
         tag: &[u8; TAG_LEN],
         what: &str,
     ) -> Result<()> {
-        let ok = gcm_dispatch!(&self.engine, gcm => {
-            gcm.decrypt_in_place_detached(nonce.into(), aad, buf, tag.into()).is_ok()
-        });
-        if ok {
+        if self.engine.gcm_open(nonce, aad, buf, tag)? {
             Ok(())
         } else {
             zeroize::Zeroize::zeroize(buf);
@@ -237,6 +163,19 @@ impl PreparedKey {
             encrypt: false,
         }
     }
+}
+
+/// The length of `block` without its PKCS#7 padding, or None when the padding is invalid.
+fn unpad(data: &[u8]) -> Option<usize> {
+    let pad = *data.last()? as usize;
+    if pad == 0 || pad > BLOCK_LEN || pad > data.len() {
+        return None;
+    }
+    // Checked in full (no early exit) so the time taken does not say which byte was wrong.
+    let bad = data[data.len() - pad..]
+        .iter()
+        .fold(0u8, |acc, &b| acc | (b ^ pad as u8));
+    (bad == 0).then(|| data.len() - pad)
 }
 
 /// Incremental CBC with PKCS#7 padding, for streams: feed any number of bytes with
@@ -314,11 +253,6 @@ impl CbcStream {
     }
 }
 
-fn zeroize_tail(out: &mut Vec<u8>, start: usize) {
-    zeroize::Zeroize::zeroize(&mut out[start..]);
-    out.truncate(start);
-}
-
 fn wrong_final_block_length(len: usize) -> Error {
     Error::Cipher(format!(
         "wrong final block length: CBC data must be a non-empty multiple of 16 bytes, got {len} \
@@ -336,19 +270,15 @@ fn bad_decrypt() -> Error {
 
 /// The first 12 bytes of HMAC-SHA256(key, data): the deterministic GCM iv.
 pub fn hmac_iv(key: &[u8], data: &[u8]) -> [u8; GCM_NONCE_LEN] {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(data);
-    let full = mac.finalize().into_bytes();
+    let full = backend::hmac_sha256(key, data);
     let mut iv = [0u8; GCM_NONCE_LEN];
     iv.copy_from_slice(&full[..GCM_NONCE_LEN]);
     iv
 }
 
-/// Fills `buf` from the operating system's CSPRNG.
+/// Fills `buf` from a CSPRNG seeded by the operating system.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf)
-        .map_err(|e| Error::Internal(format!("the OS random number generator failed: {e}")))
+    backend::fill_random(buf)
 }
 
 /// `n` random bytes, in zeroizing memory.
