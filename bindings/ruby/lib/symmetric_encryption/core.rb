@@ -182,12 +182,16 @@ module SymmetricEncryption
       str = Coerce.coerce_to_string(str, type) unless type == :string && str.is_a?(String)
       return str if str.empty?
 
-      state = current_state
+      state = @scopes.zero? ? @state : current_state
       ctx = state.context || raise(ConfigError, NOT_LOADED)
 
+      # The hot path: the options structure comes from Native's cache, indexed as there.
       random_iv = @randomize_iv if random_iv.nil?
-      opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header.nil? ? -1 : (header ? 1 : 0),
-                            version_arg(version))
+      index = (random_iv ? 2 : 1) + (compress ? 6 : 3) + (header.nil? ? 0 : (header ? 18 : 9))
+      index += (version_arg(version) + 1) * 27 unless version.nil?
+      opts = Native::OPTIONS[index] ||
+             Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header.nil? ? -1 : (header ? 1 : 0),
+                            version.nil? ? -1 : version)
       Native.encrypt(ctx, str, opts).force_encoding(state.text_encoding)
     end
 
@@ -208,14 +212,14 @@ module SymmetricEncryption
       return str if str.nil? || str == ""
 
       str = str.to_s
-      state = current_state
+      state = @scopes.zero? ? @state : current_state
       ctx = state.context || raise(ConfigError, NOT_LOADED)
 
       decrypted =
         if @select_cipher && version.nil? && !value_header(ctx, str)
           decrypt_selected(ctx, str)
         else
-          Native.decrypt(ctx, str, version_arg(version))
+          Native.decrypt(ctx, str, version.nil? ? -1 : version_arg(version))
         end
       decrypted = text(decrypted)
       type == :string ? decrypted : Coerce.coerce_from_string(decrypted, type)

@@ -142,6 +142,8 @@ module SymmetricEncryption
       se_context_load: [%i[string string pointer], :int, { blocking: true }],
       se_context_load_yaml: [%i[pointer size_t string pointer], :int, { blocking: true }],
       se_context_select: [%i[pointer size_t pointer], :int, {}],
+      se_encrypt_into: [%i[pointer pointer size_t pointer pointer size_t pointer], :int, {}],
+      se_decrypt_into: [%i[pointer pointer size_t pointer size_t pointer], :int, {}],
       se_stream_options_default: [[], StreamOptions.by_value, {}],
       se_writer_open_path: [%i[pointer string pointer pointer], :int, { blocking: true }],
       se_writer_open_callbacks: [%i[pointer se_write_fn pointer pointer pointer], :int, {}],
@@ -213,6 +215,8 @@ module SymmetricEncryption
     end
 
     LEN_OFFSET = Bytes.offset_of(:len)
+    # size_t is an unsigned long everywhere but 64-bit Windows: the hot paths read it inline.
+    SIZE_T_IS_ULONG = FFI.type_size(:size_t) == FFI.type_size(:ulong)
     if FFI.type_size(:size_t) == 8
       # @return [Integer] the size_t at `offset` of `ptr`
       def self.size_at(ptr, offset)
@@ -248,44 +252,66 @@ module SymmetricEncryption
       index = (random_iv + 1) + ((compress + 1) * 3) + ((header + 1) * 9) + ((version + 1) * 27)
       return nil if index.zero?
 
-      @options_cache[index] || build_options(index, random_iv, compress, header, version)
+      OPTIONS[index] || build_options(index, random_iv, compress, header, version)
     end
-    @options_cache = []
+    # The cache of options(), by index: read without a lock (an entry, once there, never
+    # changes; two threads may both build one, and either result is right).
+    OPTIONS = []
 
     def self.build_options(index, random_iv, compress, header, version)
       ptr = FFI::MemoryPointer.new(EncryptOptions.size)
       ptr.put_array_of_int32(0, [random_iv, compress, header, version])
-      @options_cache[index] = ptr
+      OPTIONS[index] = ptr
     end
     private_class_method :build_options
+
+    # Inputs shorter than this go through se_encrypt_into / se_decrypt_into with a reusable
+    # per-fiber buffer of SCRATCH_SIZE bytes (large enough for any result of such an input,
+    # whatever the encoding): no native allocation to free, no extra call.
+    INTO_LIMIT = 4096
+    SCRATCH_SIZE = 16 * 1024
+    SCRATCH_KEY = :__symmetric_encryption_scratch
+    ZEROS = ("\0" * SCRATCH_SIZE).b.freeze
+    INTO = OPTIONAL.key?(:se_encrypt_into) && @available[:se_encrypt_into] && @available[:se_decrypt_into]
+
+    # [buffer, size_t] for the calling fiber.
+    def self.scratch
+      Thread.current[SCRATCH_KEY] ||=
+        [FFI::MemoryPointer.new(:uint8, SCRATCH_SIZE, false), FFI::MemoryPointer.new(:size_t)].freeze
+    end
 
     # se_encrypt: the hot path of SymmetricEncryption.encrypt, kept free of allocations
     # beyond the result.
     # @return [String] binary
     def self.encrypt(ctx, data, opts)
       len = data.bytesize
-      return bytes_call(:se_encrypt, ctx, data, [opts], false) if len >= BLOCKING_THRESHOLD
-
-      out = Thread.current[OUT_KEY] || out_bytes
-      status = se_encrypt(ctx, data, len, opts, out)
-      raise_error(status, false) unless status == OK
-
-      result = out.get_pointer(0).get_bytes(0, size_at(out, LEN_OFFSET))
-      se_bytes_free(out)
-      result
+      if INTO && len < INTO_LIMIT
+        buf, out_len = Thread.current[SCRATCH_KEY] || scratch
+        status = se_encrypt_into(ctx, data, len, opts, buf, SCRATCH_SIZE, out_len)
+        return buf.get_bytes(0, SIZE_T_IS_ULONG ? out_len.get_ulong(0) : size_at(out_len, 0)) if status == OK
+        # Too small after all (cannot happen for the sizes above): the allocating call.
+        raise_error(status, false) unless status == ERROR_ARGUMENT && size_at(out_len, 0) > SCRATCH_SIZE
+      end
+      bytes_call(:se_encrypt, ctx, data, [opts], false)
     end
 
     # se_decrypt_version: the hot path of SymmetricEncryption.decrypt.
     # @return [String] binary
     def self.decrypt(ctx, data, version)
       len = data.bytesize
-      return bytes_call(:se_decrypt_version, ctx, data, [version], true) if len >= BLOCKING_THRESHOLD
-
-      out = Thread.current[OUT_KEY] || out_bytes
-      status = se_decrypt_version(ctx, data, len, version, out)
-      raise_error(status, true) unless status == OK
-
-      take_bytes(out)
+      if INTO && version == -1 && len < INTO_LIMIT
+        buf, out_len = Thread.current[SCRATCH_KEY] || scratch
+        status = se_decrypt_into(ctx, data, len, buf, SCRATCH_SIZE, out_len)
+        if status == OK
+          n = SIZE_T_IS_ULONG ? out_len.get_ulong(0) : size_at(out_len, 0)
+          result = buf.get_bytes(0, n)
+          buf.put_bytes(0, ZEROS, 0, n) # the plaintext does not stay in the shared buffer
+          return result
+        end
+        # A compressed value may inflate past the buffer: the allocating call.
+        raise_error(status, true) unless status == ERROR_ARGUMENT && size_at(out_len, 0) > SCRATCH_SIZE
+      end
+      bytes_call(:se_decrypt_version, ctx, data, [version], true)
     end
 
     # Calls a bytes-in, bytes-out function: `name(ctx, data, len, *args, out)`.
