@@ -75,6 +75,18 @@ typedef enum se_status {
 typedef struct se_context se_context;
 
 /**
+ * A decrypting stream reader. Not thread-safe: use it from one thread at a time. Free with
+ * `se_reader_free`.
+ */
+typedef struct se_reader se_reader;
+
+/**
+ * An encrypting stream writer. Not thread-safe: use it from one thread at a time. Write with
+ * `se_writer_write`, finish with `se_writer_close`, release with `se_writer_free`.
+ */
+typedef struct se_writer se_writer;
+
+/**
  * What a cipher of a context is (never its key or iv).
  */
 typedef struct se_cipher_info {
@@ -109,35 +121,45 @@ typedef struct se_cipher_info {
 } se_cipher_info;
 
 /**
- * Per-call options of `se_encrypt`. Every field is -1 for "the default".
+ * Options of a stream writer. Every field's zero / -1 / NULL value means "the default".
  */
-typedef struct se_encrypt_options {
+typedef struct se_stream_options {
   /**
-   * -1 = the context's randomize_iv setting, 0 = no, 1 = yes.
-   */
-  int32_t random_iv;
-  /**
-   * -1 = default (no), 0, 1.
+   * gzip before encrypting: -1 = default (yes for callbacks; for paths, yes unless the name
+   * ends in .zip, .gz, .gzip or .xls?), 0 = no, 1 = yes.
    */
   int32_t compress;
   /**
-   * -1 = the cipher's always_add_header, 0, 1.
-   */
-  int32_t header;
-  /**
-   * -1 = the primary cipher, else 0..255.
+   * The cipher version that encrypts the stream key: -1 = the primary, else 0..255.
    */
   int32_t version;
-} se_encrypt_options;
+  /**
+   * A stream cipher other than the entry's ("aes-256-gcm", ...); NULL = the entry's.
+   */
+  const char *cipher_name;
+  /**
+   * GCM chunk size: a power of two from 1024 to 16777216; 0 = the default, 65536.
+   */
+  uint32_t chunk_size;
+} se_stream_options;
 
 /**
- * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
- * An empty result has `data == NULL` and `len == 0`.
+ * Write callback: write `len` bytes from `data` for the stream whose `user` pointer this is.
+ * Return the number of bytes written (all of them, or a positive part), or -1 on error.
  */
-typedef struct se_bytes {
-  uint8_t *data;
-  size_t len;
-} se_bytes;
+typedef int64_t (*se_write_fn)(void *user, const uint8_t *data, size_t len);
+
+/**
+ * Read callback: read up to `cap` bytes into `buf`. Return the number read, 0 at the end of
+ * the data, or -1 on error.
+ */
+typedef int64_t (*se_read_fn)(void *user, uint8_t *buf, size_t cap);
+
+/**
+ * Seek callback: move to `offset` from `whence` (0 = start, 1 = current, 2 = end) and return
+ * the new absolute position, or -1 on error.
+ */
+typedef int64_t (*se_seek_fn)(void *user, int64_t offset, int32_t whence);
 
 /**
  * What a value's header says.
@@ -180,6 +202,37 @@ typedef struct se_header_info {
    */
   char cipher_name[32];
 } se_header_info;
+
+/**
+ * Per-call options of `se_encrypt`. Every field is -1 for "the default".
+ */
+typedef struct se_encrypt_options {
+  /**
+   * -1 = the context's randomize_iv setting, 0 = no, 1 = yes.
+   */
+  int32_t random_iv;
+  /**
+   * -1 = default (no), 0, 1.
+   */
+  int32_t compress;
+  /**
+   * -1 = the cipher's always_add_header, 0, 1.
+   */
+  int32_t header;
+  /**
+   * -1 = the primary cipher, else 0..255.
+   */
+  int32_t version;
+} se_encrypt_options;
+
+/**
+ * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+ * An empty result has `data == NULL` and `len == 0`.
+ */
+typedef struct se_bytes {
+  uint8_t *data;
+  size_t len;
+} se_bytes;
 
 /**
  * A borrowed input buffer, for the batch calls.
@@ -273,6 +326,155 @@ enum se_status se_context_cipher_info(const struct se_context *ctx, size_t index
  * `ctx` must be NULL or a live handle.
  */
 int32_t se_context_randomize_iv(const struct se_context *ctx);
+
+/**
+ * Stream options with every field at its default.
+ */
+struct se_stream_options se_stream_options_default(void);
+
+/**
+ * Opens a writer that encrypts into the file at `path`. The data goes to a temporary file in
+ * the same directory, renamed onto `path` by `se_writer_close`; a writer freed without close
+ * leaves nothing at `path`. `opts` NULL = defaults. Free `*out` with `se_writer_free`.
+ * Errors: `SE_ERROR_ARGUMENT`, `SE_ERROR_IO` (the directory is not writable),
+ * `SE_ERROR_CIPHER` (unknown version), `SE_ERROR_CONFIG` (unknown cipher name).
+ *
+ * # Safety
+ * `ctx` a live context; `path` NUL-terminated; `opts` NULL or readable; `out` writable.
+ */
+enum se_status se_writer_open_path(const struct se_context *ctx, const char *path, const struct se_stream_options *opts, struct se_writer **out);
+
+/**
+ * Opens a writer that encrypts into `write(user, ...)`. The callback and `user` must stay
+ * valid until the writer is freed. The header may be written at once; the rest is written as
+ * chunks fill and at `se_writer_close`. Free `*out` with `se_writer_free`.
+ * Errors: as `se_writer_open_path`; `SE_ERROR_IO` when the callback fails.
+ *
+ * # Safety
+ * `ctx` a live context; `write` a valid function; `opts` NULL or readable; `out` writable.
+ */
+enum se_status se_writer_open_callbacks(const struct se_context *ctx, se_write_fn write, void *user, const struct se_stream_options *opts, struct se_writer **out);
+
+/**
+ * Encrypts and writes `len` bytes. Errors: `SE_ERROR_ARGUMENT` (NULL, closed writer),
+ * `SE_ERROR_IO` (the file or callback failed).
+ *
+ * # Safety
+ * `w` a live writer; `data` valid for `len` bytes.
+ */
+enum se_status se_writer_write(struct se_writer *w, const uint8_t *data, size_t len);
+
+/**
+ * Finishes the stream: writes the last chunk, padding or gzip trailer and, for a path,
+ * renames the temporary file onto the target. Does not free the handle. After close (even a
+ * failed one) the writer takes no more data.
+ *
+ * # Safety
+ * `w` a live writer.
+ */
+enum se_status se_writer_close(struct se_writer *w);
+
+/**
+ * Frees a writer. NULL is accepted. A writer not closed is abandoned: for a path, nothing is
+ * left at the target.
+ *
+ * # Safety
+ * `w` NULL or a live writer, not used afterwards.
+ */
+void se_writer_free(struct se_writer *w);
+
+/**
+ * Opens a reader over the encrypted file at `path`. `version`: the cipher for a stream without
+ * a header (-1 = the primary); a header's version always wins. Free `*out` with
+ * `se_reader_free`. Errors: `SE_ERROR_IO` (cannot open), `SE_ERROR_CIPHER` (bad header,
+ * unknown version), `SE_ERROR_AUTHENTICATION` (the key in the header fails its tag).
+ *
+ * # Safety
+ * `ctx` a live context; `path` NUL-terminated; `out` writable.
+ */
+enum se_status se_reader_open_path(const struct se_context *ctx, const char *path, int32_t version, struct se_reader **out);
+
+/**
+ * Opens a reader over `read(user, ...)` (and `seek`, which may be NULL: then only forward
+ * reading works, and `se_reader_size` / `se_reader_seek` report an error). The callbacks and
+ * `user` must stay valid until the reader is freed. The header is read at once.
+ *
+ * # Safety
+ * `ctx` a live context; `read` (and `seek` if not NULL) valid functions; `out` writable.
+ */
+enum se_status se_reader_open_callbacks(const struct se_context *ctx, se_read_fn read, se_seek_fn seek, void *user, int32_t version, struct se_reader **out);
+
+/**
+ * Reads up to `cap` decrypted bytes into `buf`; `*nread` is how many (0 = the end of the
+ * stream). Errors: `SE_ERROR_AUTHENTICATION` (a chunk or value fails its tag: discard what
+ * was read), `SE_ERROR_CIPHER` (truncated stream, bad padding), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `r` a live reader; `buf` writable for `cap` bytes; `nread` writable.
+ */
+enum se_status se_reader_read(struct se_reader *r, uint8_t *buf, size_t cap, size_t *nread);
+
+/**
+ * Moves to `offset` from `whence` (0 = start, 1 = current position, 2 = end) in the
+ * decrypted data; `*position` (may be NULL) gets the new position. A chunked GCM stream
+ * decrypts only the chunk holding the offset; other layouts read forward from the start.
+ * Seeking past the end is allowed (reads then return 0 bytes). Errors: `SE_ERROR_ARGUMENT`
+ * (bad whence, before the start), `SE_ERROR_IO` (the source cannot seek).
+ *
+ * # Safety
+ * `r` a live reader; `position` NULL or writable.
+ */
+enum se_status se_reader_seek(struct se_reader *r, int64_t offset, int32_t whence, uint64_t *position);
+
+/**
+ * The size of the decrypted data, when it is known without decrypting it (uncompressed
+ * streams: from the encrypted size). Not authenticated until the data is read.
+ * Errors: `SE_ERROR_ARGUMENT` for compressed streams (the size is only known by reading to
+ * the end), `SE_ERROR_IO` (the source cannot seek).
+ *
+ * # Safety
+ * `r` a live reader; `size` writable.
+ */
+enum se_status se_reader_size(struct se_reader *r, uint64_t *size);
+
+/**
+ * Describes the stream's header into `*out` (`present` = 0 for a stream without one).
+ *
+ * # Safety
+ * `r` a live reader; `out` writable.
+ */
+enum se_status se_reader_header(struct se_reader *r, struct se_header_info *out);
+
+/**
+ * Frees a reader. NULL is accepted.
+ *
+ * # Safety
+ * `r` NULL or a live reader, not used afterwards.
+ */
+void se_reader_free(struct se_reader *r);
+
+/**
+ * Encrypts the file `source_path` into `target_path` in bounded memory (temporary file +
+ * rename: nothing is left at the target on failure). `compress`: -1 = by the target's name as
+ * the gem does (not for .zip .gz .gzip .xls?), 0, 1. `version`: -1 = the primary.
+ * Errors: `SE_ERROR_IO`, `SE_ERROR_CIPHER` (unknown version), `SE_ERROR_ARGUMENT`.
+ *
+ * # Safety
+ * `ctx` a live context; paths NUL-terminated.
+ */
+enum se_status se_encrypt_file(const struct se_context *ctx, const char *source_path, const char *target_path, int32_t compress, int32_t version);
+
+/**
+ * Decrypts the file `source_path` into `target_path` in bounded memory. The plaintext is
+ * written to a temporary file renamed onto the target only after the whole stream was read
+ * and, for GCM, authenticated; on failure nothing is left at the target. (CBC streams carry
+ * no authentication: only their padding is checked.)
+ * Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
+ *
+ * # Safety
+ * `ctx` a live context; paths NUL-terminated.
+ */
+enum se_status se_decrypt_file(const struct se_context *ctx, const char *source_path, const char *target_path);
 
 /**
  * Options with every field -1 (all defaults).

@@ -220,14 +220,13 @@ impl Cipher {
     pub fn iv(&self) -> Option<&[u8]> {
         self.iv.as_deref()
     }
-    // The stream reader and writer (src/stream/, another branch) seal and open with it.
-    #[allow(dead_code)]
+    /// The prepared key schedule (streams seal and open with it).
     pub(crate) fn prepared_key(&self) -> &PreparedKey {
         &self.key
     }
 
     /// The CBC iv used when none is in the header: the configured one, else 16 zero bytes.
-    fn cbc_default_iv(&self) -> [u8; BLOCK_LEN] {
+    pub(crate) fn cbc_default_iv(&self) -> [u8; BLOCK_LEN] {
         let mut iv = [0u8; BLOCK_LEN];
         if let Some(c) = &self.iv {
             if c.len() == BLOCK_LEN {
@@ -288,6 +287,7 @@ impl Cipher {
                 version: self.version,
                 compressed: opts.compress,
                 iv: Some(iv.to_vec()),
+                // Placeholder: only sets the tag flag (0x08) in the AAD; seal_value writes the tag.
                 auth_tag: Some([0u8; TAG_LEN]),
                 ..Header::default()
             };
@@ -386,7 +386,12 @@ impl Cipher {
 
     /// The key that decrypts a value: from the header's key field when present, else this
     /// entry's key (re-prepared when the header names another algorithm).
-    fn value_key(&self, name: CipherName, h: &Header, depth: u8) -> Result<Cow<'_, PreparedKey>> {
+    pub(crate) fn value_key(
+        &self,
+        name: CipherName,
+        h: &Header,
+        depth: u8,
+    ) -> Result<Cow<'_, PreparedKey>> {
         if let Some(ek) = &h.encrypted_key {
             let key = SecretBytes::new(self.decrypt_key_field(ek, depth)?);
             if key.len() != name.key_len() {

@@ -27,6 +27,7 @@ pub mod error;
 pub mod ffi;
 pub mod header;
 pub mod key;
+pub mod stream;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
 pub use context::{Context, EncryptOptions};

@@ -15,9 +15,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorKind};
 
 mod context;
+mod stream;
 mod value;
 
 pub use context::*;
+pub use stream::*;
 pub use value::*;
 
 /// Status of every fallible call. `SE_OK` is success; the message of any other status is

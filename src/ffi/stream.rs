@@ -15,15 +15,18 @@ use crate::stream::{self, FileWriter, Reader, ReaderOptions, Writer, WriterOptio
 
 /// Write callback: write `len` bytes from `data` for the stream whose `user` pointer this is.
 /// Return the number of bytes written (all of them, or a positive part), or -1 on error.
-pub type se_write_fn = Option<unsafe extern "C" fn(user: *mut c_void, data: *const u8, len: usize) -> i64>;
+pub type se_write_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, data: *const u8, len: usize) -> i64>;
 
 /// Read callback: read up to `cap` bytes into `buf`. Return the number read, 0 at the end of
 /// the data, or -1 on error.
-pub type se_read_fn = Option<unsafe extern "C" fn(user: *mut c_void, buf: *mut u8, cap: usize) -> i64>;
+pub type se_read_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, buf: *mut u8, cap: usize) -> i64>;
 
 /// Seek callback: move to `offset` from `whence` (0 = start, 1 = current, 2 = end) and return
 /// the new absolute position, or -1 on error.
-pub type se_seek_fn = Option<unsafe extern "C" fn(user: *mut c_void, offset: i64, whence: i32) -> i64>;
+pub type se_seek_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, offset: i64, whence: i32) -> i64>;
 
 /// Options of a stream writer. Every field's zero / -1 / NULL value means "the default".
 #[repr(C)]
@@ -65,7 +68,11 @@ unsafe fn writer_options(opts: *const se_stream_options) -> Result<WriterOptions
     // SAFETY: the caller's contract covers the string.
     let name = unsafe { opt_str(o.cipher_name, "cipher_name") }?;
     Ok(WriterOptions {
-        compress: if o.compress == -1 { None } else { Some(flag(o.compress, true, "compress")?) },
+        compress: if o.compress == -1 {
+            None
+        } else {
+            Some(flag(o.compress, true, "compress")?)
+        },
         version: version_arg(o.version)?,
         cipher_name: name.map(CipherName::from_name).transpose()?,
         chunk_size: (o.chunk_size != 0).then_some(o.chunk_size as usize),
@@ -86,8 +93,13 @@ impl Write for CallbackWriter {
         let n = unsafe { (self.write)(self.user, buf.as_ptr(), buf.len()) };
         match n {
             n if n < 0 => Err(io::Error::other("the write callback reported an error")),
-            0 if !buf.is_empty() => Err(io::Error::new(io::ErrorKind::WriteZero, "the write callback wrote nothing")),
-            n if n as u64 > buf.len() as u64 => Err(io::Error::other("the write callback claims to have written more than it was given")),
+            0 if !buf.is_empty() => Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "the write callback wrote nothing",
+            )),
+            n if n as u64 > buf.len() as u64 => Err(io::Error::other(
+                "the write callback claims to have written more than it was given",
+            )),
             n => Ok(n as usize),
         }
     }
@@ -129,7 +141,8 @@ pub unsafe extern "C" fn se_writer_open_path(
     guard("se_writer_open_path", || {
         check_out(out, "out")?;
         // SAFETY: caller's contract on every pointer.
-        let (ctx, path, opts) = unsafe { (ctx_ref(ctx)?, req_str(path, "path")?, writer_options(opts)?) };
+        let (ctx, path, opts) =
+            unsafe { (ctx_ref(ctx)?, req_str(path, "path")?, writer_options(opts)?) };
         let w = FileWriter::create(ctx, Path::new(path), &opts)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, boxed_writer(WriterKind::File(w)), "out") }
@@ -183,7 +196,11 @@ unsafe fn writer_mut<'a>(w: *mut se_writer) -> Result<&'a mut WriterKind, Error>
 /// # Safety
 /// `w` a live writer; `data` valid for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn se_writer_write(w: *mut se_writer, data: *const u8, len: usize) -> se_status {
+pub unsafe extern "C" fn se_writer_write(
+    w: *mut se_writer,
+    data: *const u8,
+    len: usize,
+) -> se_status {
     guard("se_writer_write", || {
         // SAFETY: caller's contract.
         let (w, data) = unsafe { (writer_mut(w)?, super::bytes(data, len, "data")?) };
@@ -248,7 +265,9 @@ impl Read for CallbackReader {
         if n < 0 {
             Err(io::Error::other("the read callback reported an error"))
         } else if n as u64 > buf.len() as u64 {
-            Err(io::Error::other("the read callback claims to have read more than it was asked"))
+            Err(io::Error::other(
+                "the read callback claims to have read more than it was asked",
+            ))
         } else {
             Ok(n as usize)
         }
@@ -257,11 +276,14 @@ impl Read for CallbackReader {
 
 impl Seek for CallbackReader {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let seek = self
-            .seek
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no seek callback was given"))?;
+        let seek = self.seek.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::Unsupported, "no seek callback was given")
+        })?;
         let (offset, whence) = match pos {
-            SeekFrom::Start(o) => (i64::try_from(o).map_err(|_| io::Error::other("offset too large"))?, 0),
+            SeekFrom::Start(o) => (
+                i64::try_from(o).map_err(|_| io::Error::other("offset too large"))?,
+                0,
+            ),
             SeekFrom::Current(o) => (o, 1),
             SeekFrom::End(o) => (o, 2),
         };
@@ -310,8 +332,17 @@ pub unsafe extern "C" fn se_reader_open_path(
         // SAFETY: caller's contract.
         let (ctx, path) = unsafe { (ctx_ref(ctx)?, req_str(path, "path")?) };
         let file = File::open(path).map_err(|e| Error::io(format!("cannot open {path}"), e))?;
-        let r = Reader::new(ctx, file, &ReaderOptions { version: version_arg(version)? }).map_err(|e| e.context(path))?;
-        let handle = Box::into_raw(Box::new(se_reader { inner: ReaderKind::File(r) }));
+        let r = Reader::new(
+            ctx,
+            file,
+            &ReaderOptions {
+                version: version_arg(version)?,
+            },
+        )
+        .map_err(|e| e.context(path))?;
+        let handle = Box::into_raw(Box::new(se_reader {
+            inner: ReaderKind::File(r),
+        }));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, handle, "out") }
     })
@@ -338,8 +369,16 @@ pub unsafe extern "C" fn se_reader_open_callbacks(
         // SAFETY: caller's contract.
         let ctx = unsafe { ctx_ref(ctx)? };
         let src = CallbackReader { read, seek, user };
-        let r = Reader::new(ctx, src, &ReaderOptions { version: version_arg(version)? })?;
-        let handle = Box::into_raw(Box::new(se_reader { inner: ReaderKind::Callback(r) }));
+        let r = Reader::new(
+            ctx,
+            src,
+            &ReaderOptions {
+                version: version_arg(version)?,
+            },
+        )?;
+        let handle = Box::into_raw(Box::new(se_reader {
+            inner: ReaderKind::Callback(r),
+        }));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, handle, "out") }
     })
@@ -364,7 +403,12 @@ unsafe fn reader_mut<'a>(r: *mut se_reader) -> Result<&'a mut ReaderKind, Error>
 /// # Safety
 /// `r` a live reader; `buf` writable for `cap` bytes; `nread` writable.
 #[no_mangle]
-pub unsafe extern "C" fn se_reader_read(r: *mut se_reader, buf: *mut u8, cap: usize, nread: *mut usize) -> se_status {
+pub unsafe extern "C" fn se_reader_read(
+    r: *mut se_reader,
+    buf: *mut u8,
+    cap: usize,
+    nread: *mut usize,
+) -> se_status {
     if !nread.is_null() {
         // SAFETY: non-NULL, writable per the contract.
         unsafe { nread.write(0) };
@@ -402,17 +446,27 @@ pub unsafe extern "C" fn se_reader_read(r: *mut se_reader, buf: *mut u8, cap: us
 /// # Safety
 /// `r` a live reader; `position` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn se_reader_seek(r: *mut se_reader, offset: i64, whence: i32, position: *mut u64) -> se_status {
+pub unsafe extern "C" fn se_reader_seek(
+    r: *mut se_reader,
+    offset: i64,
+    whence: i32,
+    position: *mut u64,
+) -> se_status {
     guard("se_reader_seek", || {
         // SAFETY: caller's contract.
         let r = unsafe { reader_mut(r)? };
         let pos = match whence {
             0 => SeekFrom::Start(
-                u64::try_from(offset).map_err(|_| Error::Argument(format!("offset {offset} is before the start")))?,
+                u64::try_from(offset)
+                    .map_err(|_| Error::Argument(format!("offset {offset} is before the start")))?,
             ),
             1 => SeekFrom::Current(offset),
             2 => SeekFrom::End(offset),
-            _ => return Err(Error::Argument(format!("whence must be 0, 1 or 2, got {whence}"))),
+            _ => {
+                return Err(Error::Argument(format!(
+                    "whence must be 0, 1 or 2, got {whence}"
+                )))
+            }
         };
         let p = with_reader!(r, x => x.seek(pos)).map_err(stream::into_error)?;
         if !position.is_null() {
@@ -451,7 +505,10 @@ pub unsafe extern "C" fn se_reader_size(r: *mut se_reader, size: *mut u64) -> se
 /// # Safety
 /// `r` a live reader; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn se_reader_header(r: *mut se_reader, out: *mut se_header_info) -> se_status {
+pub unsafe extern "C" fn se_reader_header(
+    r: *mut se_reader,
+    out: *mut se_header_info,
+) -> se_status {
     guard("se_reader_header", || {
         check_out(out, "out")?;
         // SAFETY: caller's contract.
@@ -493,9 +550,25 @@ pub unsafe extern "C" fn se_encrypt_file(
 ) -> se_status {
     guard("se_encrypt_file", || {
         // SAFETY: caller's contract.
-        let (ctx, src, dst) = unsafe { (ctx_ref(ctx)?, req_str(source_path, "source_path")?, req_str(target_path, "target_path")?) };
-        let compress = if compress == -1 { None } else { Some(flag(compress, true, "compress")?) };
-        stream::encrypt_file(ctx, Path::new(src), Path::new(dst), compress, version_arg(version)?)
+        let (ctx, src, dst) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                req_str(source_path, "source_path")?,
+                req_str(target_path, "target_path")?,
+            )
+        };
+        let compress = if compress == -1 {
+            None
+        } else {
+            Some(flag(compress, true, "compress")?)
+        };
+        stream::encrypt_file(
+            ctx,
+            Path::new(src),
+            Path::new(dst),
+            compress,
+            version_arg(version)?,
+        )
     })
 }
 
@@ -508,10 +581,20 @@ pub unsafe extern "C" fn se_encrypt_file(
 /// # Safety
 /// `ctx` a live context; paths NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn se_decrypt_file(ctx: *const se_context, source_path: *const c_char, target_path: *const c_char) -> se_status {
+pub unsafe extern "C" fn se_decrypt_file(
+    ctx: *const se_context,
+    source_path: *const c_char,
+    target_path: *const c_char,
+) -> se_status {
     guard("se_decrypt_file", || {
         // SAFETY: caller's contract.
-        let (ctx, src, dst) = unsafe { (ctx_ref(ctx)?, req_str(source_path, "source_path")?, req_str(target_path, "target_path")?) };
+        let (ctx, src, dst) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                req_str(source_path, "source_path")?,
+                req_str(target_path, "target_path")?,
+            )
+        };
         stream::decrypt_file(ctx, Path::new(src), Path::new(dst))
     })
 }
