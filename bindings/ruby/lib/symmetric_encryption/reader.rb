@@ -251,12 +251,22 @@ module SymmetricEncryption
       seek(0)
     end
 
-    # @return [Integer] the size of the decrypted data
+    # The size of the decrypted data. Uncompressed streams know it from their encrypted size;
+    # a compressed one is read forward to its end (in bounded memory) and back to where it was.
+    # @return [Integer]
     def size
       ensure_open
       out = FFI::MemoryPointer.new(:uint64)
-      check(@path ? Native.se_reader_size_nogvl(@handle, out) : Native.se_reader_size(@handle, out))
-      out.get_uint64(0)
+      status = @path ? Native.se_reader_size_nogvl(@handle, out) : Native.se_reader_size(@handle, out)
+      return out.get_uint64(0) if status == Native::OK
+
+      check(status) unless status == Native::ERROR_ARGUMENT && @compressed
+      @size ||= begin
+        position = @pos
+        total = native_seek(0, 2)
+        native_seek(position, 0)
+        total
+      end
     end
 
     # Closes the reader.
@@ -266,7 +276,10 @@ module SymmetricEncryption
 
       @closed = true
       @handle.free
-      @io.close if @io && close_child_stream && @close_io && @io.respond_to?(:close) && !@io.closed?
+      if @io && close_child_stream && @close_io && @io.respond_to?(:close) &&
+         !(@io.respond_to?(:closed?) && @io.closed?)
+        @io.close
+      end
       nil
     end
 

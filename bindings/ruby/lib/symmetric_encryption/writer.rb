@@ -162,7 +162,7 @@ module SymmetricEncryption
         check(@path ? Native.se_writer_close_nogvl(@handle) : Native.se_writer_close(@handle))
       ensure
         @handle.free
-        @io.close if @io && close_child_stream && @close_io && @io.respond_to?(:close) && !@io.closed?
+        close_io if close_child_stream
       end
       nil
     end
@@ -174,7 +174,11 @@ module SymmetricEncryption
 
       @closed = true
       @handle.free
-      @io.close if @io && @close_io && @io.respond_to?(:close) && !@io.closed?
+      begin
+        close_io
+      rescue StandardError
+        nil # the exception that made us abandon the stream is the one to report
+      end
     end
 
     # @return [Boolean]
@@ -183,6 +187,13 @@ module SymmetricEncryption
     end
 
     private
+
+    def close_io
+      return unless @io && @close_io && @io.respond_to?(:close)
+      return if @io.respond_to?(:closed?) && @io.closed?
+
+      @io.close
+    end
 
     def stream_options(version, cipher_name, compress, chunk_size)
       options = Native.se_stream_options_default
