@@ -332,6 +332,26 @@ module SymmetricEncryption
       take_bytes(out)
     end
 
+    # Frees a stream handle when it is garbage collected, and keeps the ffi callbacks the
+    # handle calls alive until then (finalizers run in no particular order, and a callback
+    # freed before its handle would leave the library calling freed memory).
+    class Releaser
+      def initialize(free_function, keep)
+        @free_function = free_function
+        @keep = keep
+      end
+
+      def call(pointer)
+        Native.public_send(@free_function, pointer)
+        @keep = nil
+      end
+    end
+
+    # @return [FFI::AutoPointer] `pointer`, freed with `free_function` when collected
+    def self.handle(pointer, free_function, *keep)
+      FFI::AutoPointer.new(pointer, Releaser.new(free_function, keep))
+    end
+
     # A new context handle owned by Ruby (freed when garbage collected).
     def self.context(ptr)
       FFI::AutoPointer.new(ptr, method(:se_context_free))

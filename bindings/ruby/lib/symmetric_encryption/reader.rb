@@ -113,7 +113,7 @@ module SymmetricEncryption
         end
         check(Native.se_reader_open_callbacks(ctx, @read_fn, @seek_fn, nil, version_arg, out))
       end
-      @handle = FFI::AutoPointer.new(out.get_pointer(0), Native.method(:se_reader_free))
+      @handle = Native.handle(out.get_pointer(0), :se_reader_free, @read_fn, @seek_fn)
       @buffer_size = buffer_size
       @native_buffer = FFI::MemoryPointer.new(:uint8, buffer_size, false)
       @nread = FFI::MemoryPointer.new(:size_t)

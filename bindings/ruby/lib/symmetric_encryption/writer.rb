@@ -113,7 +113,7 @@ module SymmetricEncryption
         status = Native.se_writer_open_callbacks(ctx, @write_fn, nil, options, out)
       end
       check(status)
-      @handle = FFI::AutoPointer.new(out.get_pointer(0), Native.method(:se_writer_free))
+      @handle = Native.handle(out.get_pointer(0), :se_writer_free, @write_fn)
       @size = 0
       @closed = false
     end
