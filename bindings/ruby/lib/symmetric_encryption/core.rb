@@ -146,7 +146,7 @@ module SymmetricEncryption
       Native.require!(:se_context_load)
       file_name ||= rails_config_file
       env ||= rails_env
-      ctx = Native.new_context { |out| Native.se_context_load(file_name&.to_s, env&.to_s, out) }
+      ctx = Native.new_context { |out| Native.se_context_load(Native.text_arg(file_name), Native.text_arg(env), out) }
       install_context(ctx)
       true
     end
@@ -159,7 +159,7 @@ module SymmetricEncryption
       Native.require!(:se_context_load_yaml)
       env ||= rails_env
       ctx = Native.new_context do |out|
-        Native.se_context_load_yaml(yaml, yaml.bytesize, env&.to_s, out)
+        Native.se_context_load_yaml(Native.bytes_arg(yaml), yaml.bytesize, Native.text_arg(env), out)
       end
       install_context(ctx)
       true

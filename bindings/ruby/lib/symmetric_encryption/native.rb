@@ -139,20 +139,22 @@ module SymmetricEncryption
     # lacks them; `available?` says which are there, and the Ruby methods that need them raise
     # a clear error instead of failing at load time.
     OPTIONAL = {
-      se_context_load: [%i[string string pointer], :int, { blocking: true }],
-      se_context_load_yaml: [%i[pointer size_t string pointer], :int, { blocking: true }],
+      # Functions that release the GVL take text as native copies (Native.text_arg), never a
+      # Ruby string's own buffer, which another thread could change or the GC move meanwhile.
+      se_context_load: [%i[pointer pointer pointer], :int, { blocking: true }],
+      se_context_load_yaml: [%i[pointer size_t pointer pointer], :int, { blocking: true }],
       se_context_select: [%i[pointer size_t pointer], :int, {}],
       se_encrypt_into: [%i[pointer pointer size_t pointer pointer size_t pointer], :int, {}],
       se_decrypt_into: [%i[pointer pointer size_t pointer size_t pointer], :int, {}],
       se_stream_options_default: [[], StreamOptions.by_value, {}],
-      se_writer_open_path: [%i[pointer string pointer pointer], :int, { blocking: true }],
+      se_writer_open_path: [%i[pointer pointer pointer pointer], :int, { blocking: true }],
       se_writer_open_callbacks: [%i[pointer se_write_fn pointer pointer pointer], :int, {}],
       se_writer_write: [%i[pointer pointer size_t], :int, {}],
       se_writer_write_nogvl: [%i[pointer pointer size_t], :int, { blocking: true, c_name: :se_writer_write }],
       se_writer_close: [%i[pointer], :int, {}],
       se_writer_close_nogvl: [%i[pointer], :int, { blocking: true, c_name: :se_writer_close }],
       se_writer_free: [%i[pointer], :void, {}],
-      se_reader_open_path: [%i[pointer string int32 pointer], :int, { blocking: true }],
+      se_reader_open_path: [%i[pointer pointer int32 pointer], :int, { blocking: true }],
       se_reader_open_callbacks: [%i[pointer se_read_fn se_seek_fn pointer int32 pointer], :int, {}],
       se_reader_read: [%i[pointer pointer size_t pointer], :int, {}],
       se_reader_read_nogvl: [%i[pointer pointer size_t pointer], :int, { blocking: true, c_name: :se_reader_read }],
@@ -162,8 +164,8 @@ module SymmetricEncryption
       se_reader_size_nogvl: [%i[pointer pointer], :int, { blocking: true, c_name: :se_reader_size }],
       se_reader_header: [%i[pointer pointer], :int, {}],
       se_reader_free: [%i[pointer], :void, {}],
-      se_encrypt_file: [%i[pointer string string int32 int32], :int, { blocking: true }],
-      se_decrypt_file: [%i[pointer string string], :int, { blocking: true }]
+      se_encrypt_file: [%i[pointer pointer pointer int32 int32], :int, { blocking: true }],
+      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }]
     }.freeze
 
     @available = {}
@@ -350,6 +352,25 @@ module SymmetricEncryption
     # @return [FFI::AutoPointer] `pointer`, freed with `free_function` when collected
     def self.handle(pointer, free_function, *keep)
       FFI::AutoPointer.new(pointer, Releaser.new(free_function, keep))
+    end
+
+    # A NUL-terminated native copy of `text` (nil stays NULL), for the functions that release
+    # the GVL.
+    # @raise [SymmetricEncryption::InvalidArgument] the text contains a NUL byte
+    def self.text_arg(text)
+      return nil if text.nil?
+
+      text = text.to_s
+      raise InvalidArgument, "#{text.inspect} contains a NUL byte" if text.include?("\0")
+
+      FFI::MemoryPointer.from_string(text)
+    end
+
+    # A native copy of the bytes of `data` (for se_context_load_yaml).
+    def self.bytes_arg(data)
+      ptr = FFI::MemoryPointer.new(:uint8, [data.bytesize, 1].max, false)
+      ptr.put_bytes(0, data)
+      ptr
     end
 
     # A new context handle owned by Ruby (freed when garbage collected).

@@ -46,7 +46,8 @@ module SymmetricEncryption
       if source.is_a?(String) && target.is_a?(String) && opts.empty? && Native.available?(:se_decrypt_file)
         raise Errno::ENOENT, source unless File.exist?(source)
 
-        status = Native.se_decrypt_file(SymmetricEncryption.context!, source, target)
+        status = Native.se_decrypt_file(SymmetricEncryption.context!, Native.text_arg(source),
+                                        Native.text_arg(target))
         Native.raise_error(status, true) unless status == Native::OK
         return File.size(target)
       end
@@ -103,7 +104,7 @@ module SymmetricEncryption
         raise Errno::ENOENT, file_name_or_stream unless File.exist?(file_name_or_stream)
 
         @path = file_name_or_stream
-        check(Native.se_reader_open_path(ctx, @path, version_arg, out))
+        check(Native.se_reader_open_path(ctx, Native.text_arg(@path), version_arg, out))
       else
         @io = file_name_or_stream
         @close_io = close_stream

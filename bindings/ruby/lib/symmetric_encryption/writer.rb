@@ -53,7 +53,8 @@ module SymmetricEncryption
       if source.is_a?(String) && target.is_a?(String) && (opts.keys - [:version]).empty? &&
          Native.available?(:se_encrypt_file)
         ctx = SymmetricEncryption.context!
-        status = Native.se_encrypt_file(ctx, source, target, Writer.flag(compress), opts[:version] || -1)
+        status = Native.se_encrypt_file(ctx, Native.text_arg(source), Native.text_arg(target),
+                                        Writer.flag(compress), opts[:version] || -1)
         Native.raise_error(status) unless status == Native::OK
         return File.size(source)
       end
@@ -105,7 +106,7 @@ module SymmetricEncryption
       out = FFI::MemoryPointer.new(:pointer)
       if file_name_or_stream.is_a?(String)
         @path = file_name_or_stream
-        status = Native.se_writer_open_path(ctx, @path, options, out)
+        status = Native.se_writer_open_path(ctx, Native.text_arg(@path), options, out)
       else
         @io = file_name_or_stream
         @close_io = close_stream
@@ -130,8 +131,10 @@ module SymmetricEncryption
       len = bytes.bytesize
       return 0 if len.zero?
 
-      if @path && len >= Native::BLOCKING_THRESHOLD
-        write_nogvl(bytes, len)
+      if @io || len >= Native::BLOCKING_THRESHOLD
+        # Large writes release the GVL; writes to a stream run Ruby code (its #write) during
+        # the call. Either way the library gets a native copy, not the string's own buffer.
+        write_native(bytes, len)
       else
         check(Native.se_writer_write(@handle, bytes, len))
       end
@@ -207,14 +210,16 @@ module SymmetricEncryption
       options
     end
 
-    def write_nogvl(bytes, len)
-      slice = 1 << 20
-      @native_buffer ||= FFI::MemoryPointer.new(:uint8, slice, false)
+    def write_native(bytes, len)
+      want = [1 << 20, len].min
+      if @native_buffer.nil? || @native_buffer.size < want
+        @native_buffer = FFI::MemoryPointer.new(:uint8, [want, 4096].max, false)
+      end
       offset = 0
       while offset < len
-        n = [slice, len - offset].min
+        n = [@native_buffer.size, len - offset].min
         @native_buffer.put_bytes(0, bytes, offset, n)
-        check(Native.se_writer_write_nogvl(@handle, @native_buffer, n))
+        check(@io ? Native.se_writer_write(@handle, @native_buffer, n) : Native.se_writer_write_nogvl(@handle, @native_buffer, n))
         offset += n
       end
     end
