@@ -328,6 +328,7 @@ module SymmetricEncryption
         buf = FFI::MemoryPointer.new(:uint8, len, false)
         buf.put_bytes(0, data)
         status = __send__(:"#{name}_nogvl", ctx, buf, len, *args, out)
+        buf.clear # the copy may be plaintext
       end
       raise_error(status, decrypting) unless status == OK
 

@@ -277,6 +277,7 @@ module SymmetricEncryption
 
       @closed = true
       @handle.free
+      @native_buffer.clear # decrypted data
       if @io && close_child_stream && @close_io && @io.respond_to?(:close) &&
          !(@io.respond_to?(:closed?) && @io.closed?)
         @io.close

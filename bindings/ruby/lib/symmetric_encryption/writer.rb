@@ -165,6 +165,7 @@ module SymmetricEncryption
         check(@path ? Native.se_writer_close_nogvl(@handle) : Native.se_writer_close(@handle))
       ensure
         @handle.free
+        @native_buffer&.clear # plaintext copies
         close_io if close_child_stream
       end
       nil
@@ -177,6 +178,7 @@ module SymmetricEncryption
 
       @closed = true
       @handle.free
+      @native_buffer&.clear
       begin
         close_io
       rescue StandardError
