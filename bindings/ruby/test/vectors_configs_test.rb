@@ -187,6 +187,16 @@ class VectorsConfigsTest < SymmetricEncryptionTest
       # the loaded set, reassigned as it was
       SymmetricEncryption.cipher = primary
       assert_equal "w", SymmetricEncryption.decrypt(SymmetricEncryption.encrypt("w"))
+
+      # a secondary of the loaded set as the primary
+      SymmetricEncryption.cipher = secondary
+      SymmetricEncryption.secondary_ciphers = []
+      if SymmetricEncryption::Native.available?(:se_context_select)
+        assert_equal 1, SymmetricEncryption.header(SymmetricEncryption.encrypt("v")).version
+      else
+        error = assert_raises(SymmetricEncryption::ConfigError) { SymmetricEncryption.encrypt("v") }
+        assert_match(/se_context_select/, error.message)
+      end
     end
   end
 end
