@@ -69,6 +69,11 @@ typedef enum se_status {
 } se_status;
 
 /**
+ * A keystore named in a configuration entry (`keystore: :file`).
+ */
+typedef struct KeystoreKind KeystoreKind;
+
+/**
  * An opaque, immutable set of ciphers (one environment of a configuration). Safe to use from
  * many threads at once. Free with `se_context_free`.
  */
@@ -262,6 +267,34 @@ const char *se_backend(void);
  * has failed). Messages never contain key material or plaintext.
  */
 const char *se_last_error(void);
+
+/**
+ * Loads one environment of a configuration file (the gem's `symmetric-encryption.yml`) with
+ * its keys: key files, environment variables or KMS.
+ *
+ * `path` NULL: `SYMMETRIC_ENCRYPTION_CONFIG`, else `config/symmetric-encryption.yml`.
+ * `environment` NULL: `SYMMETRIC_ENCRYPTION_ENV`, `RACK_ENV`, `RAILS_ENV`, else "development".
+ * Relative key file paths resolve against the process's working directory, as in the gem.
+ * On success `*out` owns a new context (free it with `se_context_free`); on failure `*out` is
+ * left NULL. The context is immutable and may be shared by many threads.
+ * Errors: `SE_ERROR_CONFIG` (file missing or invalid, unknown environment, bad entry: the
+ * message names the file, environment and entry), `SE_ERROR_KEYSTORE` (key file missing or
+ * with the wrong permissions or owner, variable unset, KMS failure), `SE_ERROR_AUTHENTICATION`
+ * (a key-encrypting key does not decrypt its key), `SE_ERROR_ARGUMENT` (NULL out, bad UTF-8).
+ *
+ * # Safety
+ * `path` and `environment` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_context_load(const char *path, const char *environment, struct se_context **out);
+
+/**
+ * As `se_context_load`, from configuration text (`yaml_len` bytes of UTF-8; ERB is processed
+ * first, as for files). Relative key file paths resolve against the working directory.
+ *
+ * # Safety
+ * `yaml` valid for `yaml_len` bytes; `environment` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_context_load_yaml(const char *yaml, size_t yaml_len, const char *environment, struct se_context **out);
 
 /**
  * Frees a context. NULL is accepted. The keys it held are zeroized.

@@ -19,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod cipher;
+pub mod config;
 pub mod context;
 pub mod crypto;
 pub mod encoding;
@@ -27,14 +28,17 @@ pub mod error;
 pub mod ffi;
 pub mod header;
 pub mod key;
+pub mod keystore;
 pub mod stream;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
+pub use config::{Config, EntryConfig, EnvironmentConfig};
 pub use context::{Context, EncryptOptions};
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind, Result};
 pub use header::Header;
 pub use key::SecretBytes;
+pub use keystore::KeystoreKind;
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

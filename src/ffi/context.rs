@@ -8,6 +8,7 @@ use crate::cipher::{Cipher, CipherName};
 use crate::context::Context;
 use crate::encoding::Encoding;
 use crate::error::Error;
+use std::path::Path;
 
 /// An opaque, immutable set of ciphers (one environment of a configuration). Safe to use from
 /// many threads at once. Free with `se_context_free`.
@@ -33,6 +34,77 @@ pub(crate) unsafe fn ctx_ref<'a>(ctx: *const se_context) -> Result<&'a Context, 
     }
     // SAFETY: non-NULL, and the caller guarantees it is a live handle from se_context_*.
     Ok(unsafe { &(*ctx).inner })
+}
+
+/// Loads one environment of a configuration file (the gem's `symmetric-encryption.yml`) with
+/// its keys: key files, environment variables or KMS.
+///
+/// `path` NULL: `SYMMETRIC_ENCRYPTION_CONFIG`, else `config/symmetric-encryption.yml`.
+/// `environment` NULL: `SYMMETRIC_ENCRYPTION_ENV`, `RACK_ENV`, `RAILS_ENV`, else "development".
+/// Relative key file paths resolve against the process's working directory, as in the gem.
+/// On success `*out` owns a new context (free it with `se_context_free`); on failure `*out` is
+/// left NULL. The context is immutable and may be shared by many threads.
+/// Errors: `SE_ERROR_CONFIG` (file missing or invalid, unknown environment, bad entry: the
+/// message names the file, environment and entry), `SE_ERROR_KEYSTORE` (key file missing or
+/// with the wrong permissions or owner, variable unset, KMS failure), `SE_ERROR_AUTHENTICATION`
+/// (a key-encrypting key does not decrypt its key), `SE_ERROR_ARGUMENT` (NULL out, bad UTF-8).
+///
+/// # Safety
+/// `path` and `environment` NULL or NUL-terminated; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_load(
+    path: *const c_char,
+    environment: *const c_char,
+    out: *mut *mut se_context,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+    guard("se_context_load", || {
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let (path, env) = unsafe { (opt_str(path, "path")?, opt_str(environment, "environment")?) };
+        let ctx = Context::load(path.map(Path::new), env)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_context::boxed(ctx), "out") }
+    })
+}
+
+/// As `se_context_load`, from configuration text (`yaml_len` bytes of UTF-8; ERB is processed
+/// first, as for files). Relative key file paths resolve against the working directory.
+///
+/// # Safety
+/// `yaml` valid for `yaml_len` bytes; `environment` NULL or NUL-terminated; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_load_yaml(
+    yaml: *const c_char,
+    yaml_len: usize,
+    environment: *const c_char,
+    out: *mut *mut se_context,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+    guard("se_context_load_yaml", || {
+        check_out(out, "out")?;
+        if yaml.is_null() {
+            return Err(Error::Argument("yaml is NULL".into()));
+        }
+        // SAFETY: caller's contract.
+        let (text, env) = unsafe {
+            (
+                bytes(yaml.cast(), yaml_len, "yaml")?,
+                opt_str(environment, "environment")?,
+            )
+        };
+        let text = std::str::from_utf8(text)
+            .map_err(|_| Error::Argument("yaml is not valid UTF-8".into()))?;
+        let ctx = Context::from_yaml(text, env)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_context::boxed(ctx), "out") }
+    })
 }
 
 /// Frees a context. NULL is accepted. The keys it held are zeroized.

@@ -1,0 +1,115 @@
+//! Resolving an entry's key (SPEC section 7): walk the `key_encrypting_key` chain to the end,
+//! read each level's stored key from its keystore and decrypt it with the level above.
+
+use std::path::Path;
+
+use super::{legacy_rsa_error, EntryConfig};
+use crate::cipher::{Cipher, CipherName};
+use crate::error::{Error, Result};
+use crate::key::SecretBytes;
+use crate::keystore::{aws, environment, file, memory, KeyIo, KeystoreKind};
+
+/// An entry's cipher name, key and iv, resolved.
+pub(crate) struct Resolved {
+    pub name: CipherName,
+    pub key: SecretBytes,
+    pub iv: Option<SecretBytes>,
+}
+
+/// Resolves `entry`. `inherited` is the cipher name of the entry this one is the KEK of (a KEK
+/// inherits only the cipher name), or aes-256-cbc at the top.
+pub(crate) fn resolve(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) -> Result<Resolved> {
+    if let Some(marker) = entry.legacy_rsa.first() {
+        return Err(legacy_rsa_error(marker));
+    }
+    let name = entry.cipher_name.unwrap_or(inherited);
+    let key = match &entry.key {
+        Some(k) => k.clone(),
+        None => {
+            let kind = entry.effective_keystore().ok_or_else(|| {
+                Error::Config(
+                    "no key: give key (development and test only), or say where the key is: \
+                     key_filename (file keystore), key_env_var (environment), encrypted_key \
+                     (memory) or key_files (aws)"
+                        .into(),
+                )
+            })?;
+            let kek = match &entry.key_encrypting_key {
+                Some(k) => {
+                    Some(kek_cipher(k, name, io).map_err(|e| e.context("key_encrypting_key"))?)
+                }
+                None => None,
+            };
+            let stored = read_stored(entry, kind, io)?;
+            match kek {
+                Some(kek) => kek.kek_decrypt(&stored).map_err(|e| {
+                    Error::Keystore(format!(
+                        "the key from {} does not decrypt with its key_encrypting_key ({e}): the \
+                         stored key and this configuration do not belong together (a variable or \
+                         key file of another environment, version or application?)",
+                        describe(entry, kind, io)
+                    ))
+                })?,
+                None => stored,
+            }
+        }
+    };
+    Ok(Resolved {
+        name,
+        key,
+        iv: entry.iv.clone(),
+    })
+}
+
+fn kek_cipher(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) -> Result<Cipher> {
+    let r = resolve(entry, inherited, io)?;
+    Cipher::new(r.name, &r.key, r.iv.as_deref())
+}
+
+/// Where `entry`'s stored key comes from, for messages.
+fn describe(entry: &EntryConfig, kind: KeystoreKind, io: &KeyIo) -> String {
+    match kind {
+        KeystoreKind::File => format!(
+            "key file {}",
+            io.resolve(Path::new(entry.key_filename.as_deref().unwrap_or("?")))
+                .display()
+        ),
+        KeystoreKind::Environment | KeystoreKind::Heroku => format!(
+            "environment variable {}",
+            entry.key_env_var.as_deref().unwrap_or("?")
+        ),
+        KeystoreKind::Memory => "encrypted_key".into(),
+        KeystoreKind::Aws => "AWS KMS".into(),
+    }
+}
+
+/// The stored bytes of `entry` from keystore `kind`.
+pub(crate) fn read_stored(
+    entry: &EntryConfig,
+    kind: KeystoreKind,
+    io: &KeyIo,
+) -> Result<SecretBytes> {
+    match kind {
+        KeystoreKind::File => {
+            let name = entry
+                .key_filename
+                .as_deref()
+                .ok_or_else(|| Error::Config("the file keystore needs key_filename".into()))?;
+            file::read_key_file(&io.resolve(Path::new(name)), &entry.file_policy())
+        }
+        KeystoreKind::Memory => memory::read_key(entry.encrypted_key.as_ref()),
+        KeystoreKind::Environment | KeystoreKind::Heroku => {
+            let var = entry
+                .key_env_var
+                .as_deref()
+                .ok_or_else(|| Error::Config(format!("the {kind} keystore needs key_env_var")))?;
+            environment::read_key(var)
+        }
+        KeystoreKind::Aws => aws::read_key(
+            entry.master_key_alias.as_deref(),
+            entry.key_files.as_deref().unwrap_or(&[]),
+            entry.region.as_deref(),
+            io,
+        ),
+    }
+}
