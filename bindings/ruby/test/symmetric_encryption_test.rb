@@ -16,6 +16,19 @@ class SymmetricEncryptionModuleTest < SymmetricEncryptionTest
     assert_match(/\A\d+\.\d+\.\d+/, SymmetricEncryption::VERSION)
   end
 
+  def test_library_loading
+    lib = File.expand_path("../lib", __dir__)
+    script = 'begin; require "symmetric_encryption"; puts SymmetricEncryption::Native::LIBRARY_PATH; ' \
+             "rescue LoadError => e; puts \"LoadError: \#{e.message}\"; end"
+    missing = IO.popen({ "SYMMETRIC_ENCRYPTION_LIB" => "/nonexistent/libsymmetric_encryption.so" },
+                       [RbConfig.ruby, "-I", lib, "-e", script], err: %i[child out], &:read)
+    assert_match(/LoadError: SYMMETRIC_ENCRYPTION_LIB is set to "\/nonexistent/, missing)
+    found = IO.popen({ "SYMMETRIC_ENCRYPTION_LIB" => SymmetricEncryption::Native::LIBRARY_PATH },
+                     [RbConfig.ruby, "-I", lib, "-e", script], err: %i[child out], &:read)
+    assert_equal SymmetricEncryption::Native::LIBRARY_PATH, found.strip
+    assert_includes SymmetricEncryption::Native.candidates, File.expand_path("../../../target/release/#{SymmetricEncryption::Native::LIB_NAME}", __dir__)
+  end
+
   def test_nothing_loaded
     refute SymmetricEncryption.cipher?
     %i[encrypt decrypt encrypted? header].each do |m|
