@@ -43,11 +43,12 @@ module SymmetricEncryption
   @lock = Mutex.new
 
   class << self
-    # Sets the primary cipher (nil clears it). The secondary ciphers stay.
+    # Sets the primary cipher (nil clears it). The secondary ciphers stay. The set is checked
+    # when it is first used: a set that cannot be combined (encodings other than base64 and
+    # base64strict mixed) then raises SymmetricEncryption::ConfigError.
     #
     # @param cipher [SymmetricEncryption::Cipher, nil]
-    # @raise [SymmetricEncryption::ConfigError] the ciphers cannot be combined (for example
-    #   encodings other than base64 and base64strict mixed)
+    # @raise [SymmetricEncryption::InvalidArgument] not a SymmetricEncryption::Cipher
     def cipher=(cipher)
       check_cipher(cipher) unless cipher.nil?
       @lock.synchronize { @state = State.new(cipher, @state.secondary_ciphers) }
