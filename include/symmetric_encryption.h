@@ -146,6 +146,19 @@ typedef struct se_stream_options {
    * GCM chunk size: a power of two from 1024 to 16777216; 0 = the default, 65536.
    */
   uint32_t chunk_size;
+  /**
+   * Write a header: -1 = default (yes), 0, 1. A CBC stream is written without one only when
+   * the key and iv are not random and it is not compressed; GCM streams always have one.
+   */
+  int32_t header;
+  /**
+   * A random stream key, encrypted into the header: -1 = default (yes), 0, 1.
+   */
+  int32_t random_key;
+  /**
+   * A random iv in the header: -1 = default (yes), 0, 1. A random key and GCM need it.
+   */
+  int32_t random_iv;
 } se_stream_options;
 
 /**
@@ -333,6 +346,17 @@ enum se_status se_context_new_cipher(const char *cipher_name, const uint8_t *key
  * `contexts` must point to `count` live context handles.
  */
 enum se_status se_context_combine(const struct se_context *const *contexts, size_t count, int32_t randomize_iv, struct se_context **out);
+
+/**
+ * A new context holding only cipher `index` of `ctx` (0 = its primary), with the same
+ * `randomize_iv`: how one cipher of a loaded configuration is singled out (the gem's
+ * `SymmetricEncryption.cipher(version)` used as a primary). Free `*out` with
+ * `se_context_free`. Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_select(const struct se_context *ctx, size_t index, struct se_context **out);
 
 /**
  * The number of ciphers in `ctx` (0 for NULL). The primary is index 0.

@@ -103,7 +103,8 @@ static void test_version_and_defaults(void) {
   se_encrypt_options o = se_encrypt_options_default();
   CHECK(o.random_iv == -1 && o.compress == -1 && o.header == -1 && o.version == -1, "default options not all -1");
   se_stream_options so = se_stream_options_default();
-  CHECK(so.compress == -1 && so.version == -1 && so.cipher_name == NULL && so.chunk_size == 0, "stream options");
+  CHECK(so.compress == -1 && so.version == -1 && so.cipher_name == NULL && so.chunk_size == 0 &&
+            so.header == -1 && so.random_key == -1 && so.random_iv == -1, "stream options");
 }
 
 static void test_free_functions_accept_null(void) {
@@ -256,6 +257,43 @@ static void test_binary_and_combine(void) {
   se_bytes_free(&dec);
   CHECK_STATUS(se_decrypt(both, bin.data, bin.len, &dec), SE_ERROR_CIPHER); /* primary is GCM */
   se_bytes_free(&bin);
+  /* se_context_select: one cipher of a context, as a context of its own. */
+  se_context *only_b = NULL;
+  CHECK_STATUS(se_context_select(both, 1, &only_b), SE_OK);
+  CHECK(se_context_cipher_count(only_b) == 1, "select count");
+  CHECK_STATUS(se_context_cipher_info(only_b, 0, &info), SE_OK);
+  CHECK(info.version == 1, "selected version");
+  CHECK(se_context_randomize_iv(only_b) == 1, "select keeps randomize_iv");
+  se_context_free(only_b);
+  CHECK_STATUS(se_context_select(both, 5, &only_b), SE_ERROR_ARGUMENT);
+
+  /* Batch calls: all or nothing, and the failing index. */
+  se_slice in[3] = {{(const uint8_t *)"one", 3}, {(const uint8_t *)"two", 3}, {(const uint8_t *)"three", 5}};
+  se_bytes encs[3], decs[3];
+  size_t failed = 99;
+  CHECK_STATUS(se_encrypt_many(both, in, 3, NULL, encs, &failed), SE_OK);
+  se_slice back[3];
+  for (int i = 0; i < 3; i++) back[i] = (se_slice){encs[i].data, encs[i].len};
+  CHECK_STATUS(se_decrypt_many(both, back, 3, decs, &failed), SE_OK);
+  CHECK(decs[2].len == 5 && memcmp(decs[2].data, "three", 5) == 0, "batch round trip");
+  for (int i = 0; i < 3; i++) se_bytes_free(&decs[i]);
+  back[1].len -= 2; /* truncate one value */
+  CHECK(se_decrypt_many(both, back, 3, decs, &failed) != SE_OK && failed == 1, "batch failure index %zu", failed);
+  CHECK(decs[0].data == NULL, "batch failure frees what it produced");
+  for (int i = 0; i < 3; i++) se_bytes_free(&encs[i]);
+
+  /* Caller-supplied buffers: too small reports the size needed. */
+  uint8_t small[4], big[256];
+  size_t need = 0;
+  CHECK_STATUS(se_encrypt_into(both, (const uint8_t *)"abc", 3, NULL, small, sizeof small, &need), SE_ERROR_ARGUMENT);
+  CHECK(need > 4, "size needed reported: %zu", need);
+  size_t enc_len = 0, dec_len = 0;
+  CHECK_STATUS(se_encrypt_into(both, (const uint8_t *)"abc", 3, NULL, big, sizeof big, &enc_len), SE_OK);
+  CHECK(enc_len == need, "into length %zu == %zu", enc_len, need);
+  uint8_t plain[16];
+  CHECK_STATUS(se_decrypt_into(both, big, enc_len, plain, sizeof plain, &dec_len), SE_OK);
+  CHECK(dec_len == 3 && memcmp(plain, "abc", 3) == 0, "decrypt_into");
+
   se_bytes rnd = {0};
   CHECK_STATUS(se_random_bytes(32, &rnd), SE_OK);
   CHECK(rnd.len == 32, "random bytes");
@@ -533,6 +571,37 @@ static void test_stream_files(void) {
   CHECK_STATUS(se_encrypt_file(ctx, "/nonexistent/x", enc, -1, -1), SE_ERROR_IO);
   CHECK_STATUS(se_encrypt_file(ctx, src, enc, 5, -1), SE_ERROR_ARGUMENT);
   CHECK_STATUS(se_encrypt_file(ctx, src, enc, -1, 9), SE_ERROR_CIPHER);
+
+  /* A header-less CBC stream (no random key or iv): readable with the version. */
+  se_stream_options plain_opts = se_stream_options_default();
+  plain_opts.header = 0;
+  plain_opts.random_key = 0;
+  plain_opts.random_iv = 0;
+  plain_opts.compress = 0;
+  se_writer *hw = NULL;
+  CHECK_STATUS(se_writer_open_path(ctx, enc, &plain_opts, &hw), SE_OK);
+  CHECK_STATUS(se_writer_write(hw, (const uint8_t *)text, strlen(text)), SE_OK);
+  CHECK_STATUS(se_writer_close(hw), SE_OK);
+  CHECK_STATUS(se_writer_write(hw, (const uint8_t *)"x", 1), SE_ERROR_ARGUMENT); /* closed */
+  se_writer_free(hw);
+  se_reader *hr = NULL;
+  CHECK_STATUS(se_reader_open_path(ctx, enc, 1, &hr), SE_OK);
+  se_header_info hi;
+  CHECK_STATUS(se_reader_header(hr, &hi), SE_OK);
+  CHECK(hi.present == 0, "header-less stream");
+  uint8_t hb[64];
+  size_t hn = 0;
+  size_t got = 0;
+  do {
+    CHECK_STATUS(se_reader_read(hr, hb + hn, sizeof hb - hn, &got), SE_OK);
+    hn += got;
+  } while (got > 0);
+  CHECK(hn == strlen(text) && memcmp(hb, text, hn) == 0, "header-less stream reads back");
+  se_reader_free(hr);
+  plain_opts.random_iv = 1; /* random key without random iv is refused */
+  plain_opts.random_key = 1;
+  plain_opts.random_iv = 0;
+  CHECK_STATUS(se_writer_open_path(ctx, enc, &plain_opts, &hw), SE_ERROR_ARGUMENT);
 
   /* A writer freed without close leaves nothing at the target. */
   char abandoned[256];

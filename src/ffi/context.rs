@@ -226,6 +226,35 @@ pub unsafe extern "C" fn se_context_combine(
     })
 }
 
+/// A new context holding only cipher `index` of `ctx` (0 = its primary), with the same
+/// `randomize_iv`: how one cipher of a loaded configuration is singled out (the gem's
+/// `SymmetricEncryption.cipher(version)` used as a primary). Free `*out` with
+/// `se_context_free`. Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range).
+///
+/// # Safety
+/// `ctx` a live handle; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_select(
+    ctx: *const se_context,
+    index: usize,
+    out: *mut *mut se_context,
+) -> se_status {
+    guard("se_context_select", || {
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let count = ctx.ciphers().count();
+        let cipher = ctx.ciphers().nth(index).cloned().ok_or_else(|| {
+            Error::Argument(format!(
+                "index {index} is out of range: the context has {count} ciphers"
+            ))
+        })?;
+        let selected = Context::new(vec![cipher])?.with_randomize_iv(ctx.randomize_iv());
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_context::boxed(selected), "out") }
+    })
+}
+
 /// The number of ciphers in `ctx` (0 for NULL). The primary is index 0.
 ///
 /// # Safety

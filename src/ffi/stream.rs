@@ -41,6 +41,13 @@ pub struct se_stream_options {
     pub cipher_name: *const c_char,
     /// GCM chunk size: a power of two from 1024 to 16777216; 0 = the default, 65536.
     pub chunk_size: u32,
+    /// Write a header: -1 = default (yes), 0, 1. A CBC stream is written without one only when
+    /// the key and iv are not random and it is not compressed; GCM streams always have one.
+    pub header: i32,
+    /// A random stream key, encrypted into the header: -1 = default (yes), 0, 1.
+    pub random_key: i32,
+    /// A random iv in the header: -1 = default (yes), 0, 1. A random key and GCM need it.
+    pub random_iv: i32,
 }
 
 /// Stream options with every field at its default.
@@ -51,6 +58,9 @@ pub extern "C" fn se_stream_options_default() -> se_stream_options {
         version: -1,
         cipher_name: std::ptr::null(),
         chunk_size: 0,
+        header: -1,
+        random_key: -1,
+        random_iv: -1,
     }
 }
 
@@ -76,6 +86,9 @@ unsafe fn writer_options(opts: *const se_stream_options) -> Result<WriterOptions
         version: version_arg(o.version)?,
         cipher_name: name.map(CipherName::from_name).transpose()?,
         chunk_size: (o.chunk_size != 0).then_some(o.chunk_size as usize),
+        header: flag(o.header, true, "header")?,
+        random_key: flag(o.random_key, true, "random_key")?,
+        random_iv: flag(o.random_iv, true, "random_iv")?,
         ..WriterOptions::default()
     })
 }
