@@ -267,7 +267,7 @@ impl Args {
 /// Draws a progress bar on standard error, only when it is a terminal and the input is large.
 struct Bar {
     enabled: bool,
-    last: Instant,
+    last: Option<Instant>,
     drawn: bool,
 }
 
@@ -280,16 +280,20 @@ impl Bar {
             io::stderr().is_terminal() && input.size().is_some_and(|s| s >= BAR_MIN_BYTES);
         Bar {
             enabled,
-            last: Instant::now(),
+            last: None,
             drawn: false,
         }
     }
 
     fn update(&mut self, p: Progress) {
-        if !self.enabled || self.last.elapsed() < Duration::from_millis(200) {
+        if !self.enabled
+            || self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+        {
             return;
         }
-        self.last = Instant::now();
+        self.last = Some(Instant::now());
         let Some(total) = p.total.filter(|t| *t > 0) else {
             return;
         };

@@ -203,7 +203,8 @@ pub fn expand_braces(pattern: &str) -> Vec<String> {
     out
 }
 
-/// The files matching `pattern` (braces expanded), in order, each once; directories skipped.
+/// The files matching `pattern` (braces expanded), in order, each once (a file also reached
+/// through a symbolic link is listed under the first name found); directories skipped.
 pub fn matching_files(pattern: &str) -> Result<Vec<PathBuf>> {
     let opts = glob::MatchOptions {
         case_sensitive: true,
@@ -211,6 +212,7 @@ pub fn matching_files(pattern: &str) -> Result<Vec<PathBuf>> {
         require_literal_leading_dot: true,
     };
     let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in expand_braces(pattern) {
         let paths = glob::glob_with(&p, opts).map_err(|e| {
             Error::Argument(format!(
@@ -224,7 +226,7 @@ pub fn matching_files(pattern: &str) -> Result<Vec<PathBuf>> {
                     io::Error::new(e.error().kind(), e.error().to_string()),
                 )
             })?;
-            if path.is_file() && !files.contains(&path) {
+            if path.is_file() && seen.insert(std::fs::canonicalize(&path).unwrap_or(path.clone())) {
                 files.push(path);
             }
         }
