@@ -1,5 +1,6 @@
 //! `--encrypt`, `--decrypt`, `--prompt`, `--new-password`, `--key-version`, `--info`,
 //! `--version`, `--ciphers`, `--help`, and the error contract (exit 1, one line; usage: exit 2).
+#![cfg(unix)]
 
 mod cli_common;
 
@@ -342,6 +343,8 @@ fn info_tells_which_key_wrote_it() {
     );
     r.fails(&[]);
     prod(d, &["--info", "no-such-file.txt"]).fails(&["no such file"]);
+    std::fs::write(d.join("README.md"), "# Read me\n").unwrap();
+    prod(d, &["--info", "README.md"]).fails(&["neither an encrypted file"]);
 }
 
 #[test]

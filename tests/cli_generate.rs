@@ -1,5 +1,6 @@
 //! `--generate`: the gem's commands from the vectors give the gem's layout and output, and a
 //! configuration the library loads.
+#![cfg(unix)]
 
 mod cli_common;
 

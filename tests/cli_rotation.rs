@@ -2,6 +2,7 @@
 //! operation still loads in the library, and everything encrypted at every step still
 //! decrypts (after `--re-encrypt`, also once the old keys are removed). Also `--environments`,
 //! `--migrate`, `--re-encrypt` edge cases and the gem's output for each step.
+#![cfg(unix)]
 
 mod cli_common;
 

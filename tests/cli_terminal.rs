@@ -1,6 +1,7 @@
 //! What happens on a terminal: `--prompt` asks twice, `--cleanup-keys` asks before removing
 //! keys, large files get a progress bar. Run under util-linux `script`, which gives the command
 //! a pseudo-terminal; skipped (with a note) where `script` is not installed.
+#![cfg(unix)]
 
 mod cli_common;
 

@@ -325,11 +325,19 @@ pub fn describe(
     let encoded_text = value
         .iter()
         .all(|&b| b.is_ascii_alphanumeric() || b"+/-_=\r\n".contains(&b));
-    if info.header.is_none() && info.subject == Subject::Value && !encoded_text {
-        // Not an encoded value: most likely a file name with a typo.
-        return Err(Error::Argument(format!(
-            "--info {subject:?}: there is no such file, and it is not an encrypted value"
-        )));
+    if info.header.is_none() && !encoded_text {
+        return Err(Error::Argument(match info.subject {
+            // Most likely a file name with a typo.
+            Subject::Value => {
+                format!(
+                    "--info {subject:?}: there is no such file, and it is not an encrypted value"
+                )
+            }
+            _ => format!(
+                "--info {subject:?}: neither an encrypted file nor a file holding one encrypted \
+                 value"
+            ),
+        }));
     }
     if let Some(c) = ctx {
         info.verdict = match c.decrypt_with_version(&value, version) {
