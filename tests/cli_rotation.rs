@@ -628,7 +628,9 @@ fn re_encrypt_follows_base64_line_breaks() {
         .strip_suffix("\nafter: 1\n")
         .unwrap();
     assert_eq!(ctx.decrypt(new.as_bytes()).unwrap(), long.as_bytes());
-    assert_eq!(ctx.header(new.as_bytes()).unwrap().unwrap().version, 2);
+    assert_eq!(ctx.header(new.as_bytes()).unwrap().unwrap().version, 2); // A value over several lines decrypts from standard input too.
+    let r = run_with(d, &["-E", "production", "-d", "-P"], &[], new.as_bytes()).ok();
+    assert_eq!(r.out(), format!("{long}\n"));
 }
 
 #[test]

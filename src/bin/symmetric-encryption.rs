@@ -78,8 +78,8 @@ struct Args {
     output: Option<PathBuf>,
 
     /// With --encrypt or --decrypt: read one value from the terminal, without echo (asked
-    /// twice when encrypting), and print the result. Without a terminal, the first line of
-    /// standard input is the value.
+    /// twice when encrypting), and print the result. Without a terminal: the first line of
+    /// standard input is the value to encrypt, all of it the value to decrypt.
     #[arg(short = 'P', long, help_heading = CRYPT)]
     prompt: bool,
 
@@ -416,7 +416,7 @@ fn decrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
             )
             .into());
         }
-        let value = prompt::read_secret("Enter the value to decrypt:")?;
+        let value = prompt::read_value("Enter the value to decrypt:")?;
         let plain = zeroize::Zeroizing::new(crypt::decrypt_value(
             &ctx,
             value.as_bytes(),

@@ -1,9 +1,9 @@
 //! Asking the person at the terminal: secrets without echo (`--prompt`), and a yes/no before
 //! `--cleanup-keys` removes keys.
 //!
-//! When standard input is not a terminal nothing is asked: a secret is the first line of
-//! standard input (so `--prompt` works in a pipe), and `--cleanup-keys` goes ahead (as the gem
-//! does), having named what it removes.
+//! When standard input is not a terminal nothing is asked: a secret to encrypt is the first line
+//! of standard input and a value to decrypt all of it (so `--prompt` works in a pipe), and
+//! `--cleanup-keys` goes ahead (as the gem does), having named what it removes.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
@@ -48,6 +48,19 @@ pub fn read_secret(prompt: &str) -> Result<Zeroizing<String>> {
     );
     strip_line_end(&mut value);
     Ok(value)
+}
+
+/// Reads an encrypted value to decrypt: from the terminal without echo after showing
+/// `prompt`, or, when standard input is not a terminal, all of it (a `base64` value spans
+/// several lines), without surrounding whitespace.
+pub fn read_value(prompt: &str) -> Result<Zeroizing<String>> {
+    if stdin_is_terminal() {
+        return read_secret(prompt);
+    }
+    let mut all = Zeroizing::new(String::new());
+    io::Read::read_to_string(&mut io::stdin().lock(), &mut all)
+        .map_err(|e| Error::io("cannot read the value from standard input", e))?;
+    Ok(Zeroizing::new(all.trim().to_string()))
 }
 
 /// Reads a secret twice from the terminal and returns it when both entries match (asking
