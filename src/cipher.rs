@@ -279,7 +279,7 @@ impl Cipher {
                 crypto::fill_random(&mut iv)?;
                 iv
             } else {
-                crypto::hmac_iv(self.key.raw(), data)
+                self.key.hmac_iv(data)
             };
             // The tag is filled in by `seal_value`; it must be set here so that the flags byte,
             // which is part of the AAD, carries 0x08 as in the gem.

@@ -41,6 +41,8 @@ pub enum Mode {
 #[derive(Clone)]
 pub struct PreparedKey {
     engine: Arc<backend::Engine>,
+    /// For GCM keys: HMAC-SHA256 under the same key, which derives deterministic ivs.
+    hmac: Option<Arc<backend::HmacKey>>,
     raw: Arc<Zeroizing<Vec<u8>>>,
 }
 
@@ -56,6 +58,7 @@ impl PreparedKey {
     pub fn new(mode: Mode, key: &[u8]) -> Result<Self> {
         Ok(PreparedKey {
             engine: Arc::new(backend::Engine::new(mode, key)?),
+            hmac: (mode == Mode::Gcm).then(|| Arc::new(backend::HmacKey::new(key))),
             raw: Arc::new(Zeroizing::new(key.to_vec())),
         })
     }
@@ -63,6 +66,17 @@ impl PreparedKey {
     /// The raw key bytes (for writing key files and re-encrypting keys).
     pub fn raw(&self) -> &[u8] {
         &self.raw
+    }
+
+    /// The deterministic GCM iv of `data`: the first 12 bytes of HMAC-SHA256(key, data).
+    pub fn hmac_iv(&self, data: &[u8]) -> [u8; GCM_NONCE_LEN] {
+        let full = match &self.hmac {
+            Some(h) => h.sign(data),
+            None => backend::HmacKey::new(&self.raw).sign(data),
+        };
+        let mut iv = [0u8; GCM_NONCE_LEN];
+        iv.copy_from_slice(&full[..GCM_NONCE_LEN]);
+        iv
     }
 
     /// CBC-encrypts `data` with PKCS#7 padding, appending the ciphertext to `out`.
@@ -268,9 +282,10 @@ fn bad_decrypt() -> Error {
     )
 }
 
-/// The first 12 bytes of HMAC-SHA256(key, data): the deterministic GCM iv.
+/// The first 12 bytes of HMAC-SHA256(key, data): the deterministic GCM iv (for a key that is
+/// not prepared; see [`PreparedKey::hmac_iv`]).
 pub fn hmac_iv(key: &[u8], data: &[u8]) -> [u8; GCM_NONCE_LEN] {
-    let full = backend::hmac_sha256(key, data);
+    let full = backend::HmacKey::new(key).sign(data);
     let mut iv = [0u8; GCM_NONCE_LEN];
     iv.copy_from_slice(&full[..GCM_NONCE_LEN]);
     iv
