@@ -19,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod cipher;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod crypto;

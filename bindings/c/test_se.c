@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "symmetric_encryption.h"
@@ -628,6 +629,38 @@ static void test_stream_files(void) {
   se_context_free(ctx);
 }
 
+/* Random ivs come from a per-thread pool: a forked child must not reuse the parent's bytes
+ * (two processes with one GCM key and one iv would reuse a nonce). */
+static void test_fork_random_ivs(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  se_encrypt_options o = se_encrypt_options_default();
+  o.random_iv = 1;
+  se_bytes warm = {0};
+  se_encrypt_binary(ctx, (const uint8_t *)"warm the pool", 13, &o, &warm); /* fill the pool */
+  se_bytes_free(&warm);
+  int fds[2];
+  if (pipe(fds) != 0) { CHECK(0, "pipe"); return; }
+  pid_t pid = fork();
+  if (pid == 0) {
+    se_bytes v = {0};
+    se_encrypt_binary(ctx, (const uint8_t *)"same", 4, &o, &v);
+    ssize_t w = write(fds[1], v.data + 8, 12); /* the iv follows "@EnC", version, flags, u16 length */
+    _exit(w == 12 ? 0 : 1);
+  }
+  se_bytes mine = {0};
+  se_encrypt_binary(ctx, (const uint8_t *)"same", 4, &o, &mine);
+  uint8_t child_iv[12] = {0};
+  ssize_t r = read(fds[0], child_iv, 12);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(r == 12 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child wrote its iv");
+  CHECK(memcmp(child_iv, mine.data + 8, 12) != 0, "parent and child drew the same random iv after fork");
+  se_bytes_free(&mine);
+  close(fds[0]);
+  close(fds[1]);
+  se_context_free(ctx);
+}
+
 /* ---- threads -------------------------------------------------------------------------- */
 
 struct thread_arg { const se_context *ctx; int id, iters, errors; };
@@ -692,6 +725,7 @@ int main(int argc, char **argv) {
   test_gem_files();
   test_stream_callbacks();
   test_stream_files();
+  test_fork_random_ivs();
   test_threads();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -46,12 +46,12 @@ def _find_library() -> Path:
         cargo = shutil.which("cargo")
         if cargo and os.environ.get("SYMMETRIC_ENCRYPTION_SKIP_CARGO") != "1":
             print(f"running cargo build --release --lib in {ROOT}", file=sys.stderr)
-            subprocess.run([cargo, "build", "--release", "--lib"], cwd=ROOT, check=True)
+            subprocess.run([cargo, "build", "--release", "--lib", "--features", "aws-kms,aws-lc"], cwd=ROOT, check=True)
         if built.is_file():
             return built
     raise SystemExit(
         f"symmetric-encryption: no native library to package. Build it with "
-        f"`cargo build --release --lib` in the repository ({built} is missing), or set "
+        f"`cargo build --release --lib --features aws-kms,aws-lc` in the repository ({built} is missing), or set "
         "SYMMETRIC_ENCRYPTION_LIB to the path of a built library."
     )
 

@@ -276,9 +276,49 @@ pub fn hmac_iv(key: &[u8], data: &[u8]) -> [u8; GCM_NONCE_LEN] {
     iv
 }
 
-/// Fills `buf` from a CSPRNG seeded by the operating system.
+/// Fills `buf` with random bytes from the backend's CSPRNG (the OS for RustCrypto, AWS-LC's
+/// DRBG for aws-lc).
+///
+/// Small requests (ivs, nonce prefixes) are served from a per-thread pool refilled 512 bytes at
+/// a time, which takes a system call or a DRBG reseed off every value. Bytes are wiped from the
+/// pool as they are handed out, and a process that forks discards its pool in the child (the
+/// pool records the fork generation), so parent and child never share random bytes.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    backend::fill_random(buf)
+    if buf.len() > POOL_MAX_REQUEST || !crate::ffi::fork::registered() {
+        return backend::fill_random(buf);
+    }
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let generation = crate::ffi::fork::generation();
+        if pool.generation != Some(generation) || pool.pos + buf.len() > POOL_SIZE {
+            backend::fill_random(&mut pool.bytes[..])?;
+            pool.pos = 0;
+            pool.generation = Some(generation);
+        }
+        let start = pool.pos;
+        let end = start + buf.len();
+        buf.copy_from_slice(&pool.bytes[start..end]);
+        zeroize::Zeroize::zeroize(&mut pool.bytes[start..end]);
+        pool.pos = end;
+        Ok(())
+    })
+}
+
+const POOL_SIZE: usize = 512;
+const POOL_MAX_REQUEST: usize = 64;
+
+struct RandomPool {
+    bytes: Zeroizing<[u8; POOL_SIZE]>,
+    pos: usize,
+    generation: Option<u64>,
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<RandomPool> = std::cell::RefCell::new(RandomPool {
+        bytes: Zeroizing::new([0u8; POOL_SIZE]),
+        pos: POOL_SIZE,
+        generation: None,
+    });
 }
 
 /// `n` random bytes, in zeroizing memory.

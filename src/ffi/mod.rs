@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorKind};
 
 mod context;
+pub(crate) mod fork;
 mod stream;
 mod value;
 

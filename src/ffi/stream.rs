@@ -89,7 +89,6 @@ unsafe fn writer_options(opts: *const se_stream_options) -> Result<WriterOptions
         header: flag(o.header, true, "header")?,
         random_key: flag(o.random_key, true, "random_key")?,
         random_iv: flag(o.random_iv, true, "random_iv")?,
-        ..WriterOptions::default()
     })
 }
 
