@@ -404,6 +404,28 @@ mod kms {
     }
 
     #[test]
+    fn missing_credentials_are_a_clear_error() {
+        let Some(kms) = Kms::setup("missing_credentials_are_a_clear_error") else {
+            return;
+        };
+        std::env::remove_var("AWS_ACCESS_KEY_ID");
+        std::env::remove_var("AWS_SECRET_ACCESS_KEY");
+        let started = Instant::now();
+        let e = AwsKms::default()
+            .decrypt("us-east-1", b"not a blob")
+            .err()
+            .unwrap();
+        let elapsed = started.elapsed();
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        eprintln!("no credentials: failed after {elapsed:?}: {e}");
+        assert_eq!(e.kind(), ErrorKind::Keystore, "{e}");
+        assert!(e.to_string().contains("no AWS credentials"), "{e}");
+        assert!(e.to_string().contains(&kms.endpoint), "{e}");
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    }
+
+    #[test]
     fn a_silent_endpoint_times_out() {
         let Some(_kms) = Kms::setup("a_silent_endpoint_times_out") else {
             return;
@@ -500,6 +522,112 @@ mod kms {
             assert!(!blob.windows(len).any(|w| w == &key[..]));
             assert_eq!(client.decrypt("us-east-1", &blob).unwrap(), key);
         }
+    }
+
+    /// Runs the command line with `stdin`; its status, standard output and error.
+    fn cli(args: &[&str], region: &str, stdin: &[u8]) -> (bool, Vec<u8>, String) {
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_symmetric-encryption"))
+            .args(args)
+            .env("AWS_REGION", region)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), out.stdout, err)
+    }
+
+    #[test]
+    fn the_command_line_generates_rotates_and_uses_aws_keys() {
+        let Some(kms) = Kms::setup("the_command_line_generates_rotates_and_uses_aws_keys") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let app = unique_app("cli");
+        let config = dir.path().join("se.yml");
+        let keys = dir.path().join("keys");
+        let config_s = config.to_str().unwrap();
+        let (ok, _, err) = cli(
+            &[
+                "--generate",
+                "--keystore",
+                "aws",
+                "--regions",
+                "us-east-1,eu-west-2",
+                "--app-name",
+                &app,
+                "--environments",
+                "development,production",
+                "--key-path",
+                keys.to_str().unwrap(),
+                "--config",
+                config_s,
+            ],
+            "us-east-1",
+            b"",
+        );
+        assert!(ok, "{err}");
+        let alias = format!("alias/symmetric-encryption/{app}/production");
+        for r in REGIONS {
+            assert!(kms.alias_target(r, &alias).is_some(), "no alias in {r}");
+        }
+        let encrypt = |region: &str, text: &[u8]| {
+            let (ok, out, err) = cli(
+                &["-E", "production", "-c", config_s, "--encrypt"],
+                region,
+                text,
+            );
+            assert!(ok, "{err}");
+            out
+        };
+        let decrypt = |region: &str, value: &[u8]| {
+            let (ok, out, err) = cli(
+                &["-E", "production", "-c", config_s, "--decrypt"],
+                region,
+                value,
+            );
+            assert!(ok, "{err}");
+            out
+        };
+        let v1 = encrypt("us-east-1", b"through the command line");
+        assert_eq!(decrypt("eu-west-2", &v1), b"through the command line");
+
+        let (ok, _, err) = cli(
+            &[
+                "--rotate-keys",
+                "--app-name",
+                &app,
+                "--environments",
+                "production",
+                "--regions",
+                "eu-west-2,us-west-1",
+                "--config",
+                config_s,
+            ],
+            "us-east-1",
+            b"",
+        );
+        assert!(ok, "{err}");
+        for r in ["eu-west-2", "us-west-1"] {
+            let f = keys.join(format!("{app}_production_{r}_v2.encrypted_key"));
+            assert!(f.is_file(), "{}", f.display());
+        }
+        assert!(kms.alias_target("us-west-1", &alias).is_some());
+        let ctx = {
+            kms.region(Some("eu-west-2"));
+            let c = load(&config).unwrap();
+            kms.region(None);
+            c
+        };
+        assert_eq!(ctx.primary().version(), 2);
+        // --encrypt from standard input writes a stream (the gem's file format).
+        let v2 = encrypt("eu-west-2", b"after rotation");
+        assert_eq!(decrypt("eu-west-2", &v2), b"after rotation");
+        assert_eq!(decrypt("eu-west-2", &v1), b"through the command line");
     }
 
     /// The directory holding the shared library cargo built for this test run, with the same

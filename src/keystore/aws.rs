@@ -57,14 +57,29 @@ pub trait KmsClient: Send + Sync {
     fn encrypt(&self, region: &str, key_alias: &str, plaintext: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// The master key alias the generator uses: `alias/symmetric-encryption/APP/ENV`.
+/// The master key alias the generator uses: `alias/symmetric-encryption/APP/ENV`, with the app
+/// and environment names trimmed and in lower case, as the gem writes them.
 pub fn master_key_alias(app: &str, env: &str) -> String {
-    format!("alias/symmetric-encryption/{app}/{env}")
+    format!(
+        "alias/symmetric-encryption/{}/{}",
+        gem_name(app),
+        gem_name(env)
+    )
 }
 
-/// The key file name the generator uses for one region.
+/// The key file name the generator uses for one region: `APP_ENV_REGION_vN.encrypted_key`, app
+/// and environment trimmed and in lower case, as the gem writes them.
 pub fn key_file_name(app: &str, env: &str, region: &str, version: u8) -> String {
-    format!("{app}_{env}_{region}_v{version}.encrypted_key")
+    format!(
+        "{}_{}_{region}_v{version}.encrypted_key",
+        gem_name(app),
+        gem_name(env)
+    )
+}
+
+/// The gem's `name.downcase.strip` for aws names.
+fn gem_name(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 /// The KMS client to use: `io.kms` if set, else the built-in one.
@@ -244,6 +259,14 @@ mod tests {
         assert_eq!(
             key_file_name("my_app", "production", "us-east-1", 3),
             "my_app_production_us-east-1_v3.encrypted_key"
+        );
+        assert_eq!(
+            master_key_alias(" My_App", "Production "),
+            "alias/symmetric-encryption/my_app/production"
+        );
+        assert_eq!(
+            key_file_name("My_App", "Production", "eu-west-2", 1),
+            "my_app_production_eu-west-2_v1.encrypted_key"
         );
     }
 }

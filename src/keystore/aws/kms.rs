@@ -343,10 +343,14 @@ impl Kms {
                  the endpoint (AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL) and the region",
                 self.endpoint
             ),
+            SdkError::DispatchFailure(_) if detail.contains("credential") => format!(
+                "no AWS credentials for the request to KMS at {}: {detail}. Set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an \
+                 instance, task or pod role",
+                self.endpoint
+            ),
             SdkError::DispatchFailure(_) => format!(
-                "the request to KMS at {} could not be sent: {detail}. If this is about \
-                 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or \
-                 run with an instance or task role",
+                "the request to KMS at {} could not be sent: {detail}",
                 self.endpoint
             ),
             SdkError::ServiceError(_) => {
