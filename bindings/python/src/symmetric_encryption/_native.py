@@ -142,6 +142,9 @@ class se_stream_options(Structure):
         ("version", c_int32),
         ("cipher_name", c_char_p),
         ("chunk_size", c_uint32),
+        ("header", c_int32),
+        ("random_key", c_int32),
+        ("random_iv", c_int32),
     ]
 
 

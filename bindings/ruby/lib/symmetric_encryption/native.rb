@@ -98,7 +98,8 @@ module SymmetricEncryption
 
     # struct se_stream_options
     class StreamOptions < FFI::Struct
-      layout :compress, :int32, :version, :int32, :cipher_name, :pointer, :chunk_size, :uint32
+      layout :compress, :int32, :version, :int32, :cipher_name, :pointer, :chunk_size, :uint32,
+             :header, :int32, :random_key, :int32, :random_iv, :int32
     end
 
     callback :se_write_fn, %i[pointer pointer size_t], :int64

@@ -85,9 +85,10 @@ module SymmetricEncryption
     # @param cipher_name [String, nil] a stream cipher other than that cipher's
     # @param compress [Boolean, nil] as for Writer.open
     # @param chunk_size [Integer, nil] chunk size of authenticated streams (default 65536)
-    # @param header [true] the gem's option; only true is supported (see README)
-    # @param random_key [true] the gem's option; only true is supported
-    # @param random_iv [true] the gem's option; only true is supported
+    # @param header [Boolean] write a header (default true; a CBC stream without a random key
+    #   and iv may omit it, and is then read with the version given to the Reader)
+    # @param random_key [Boolean] a random stream key in the header (default true)
+    # @param random_iv [Boolean] a random iv in the header (default true; a random key needs it)
     # @param close_stream [Boolean] whether close closes the stream given (default true)
     # @raise [SymmetricEncryption::InvalidArgument] an option that is not supported
     def initialize(file_name_or_stream, version: nil, cipher_name: nil, compress: nil, chunk_size: nil,
@@ -95,14 +96,13 @@ module SymmetricEncryption
       if random_key && !random_iv
         raise InvalidArgument, "When :random_key is true, :random_iv must also be true"
       end
-      unless header && random_key && random_iv
-        raise InvalidArgument, "header: false, random_key: false and random_iv: false are not supported yet: " \
-                               "the C API's se_stream_options has no field for them"
-      end
 
       Native.require!(:se_writer_open_path)
       ctx = SymmetricEncryption.context!
       options = stream_options(version, cipher_name, compress, chunk_size)
+      options[:header] = header ? 1 : 0
+      options[:random_key] = random_key ? 1 : 0
+      options[:random_iv] = random_iv ? 1 : 0
       out = FFI::MemoryPointer.new(:pointer)
       if file_name_or_stream.is_a?(String)
         @path = file_name_or_stream
