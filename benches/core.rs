@@ -10,7 +10,9 @@ use symmetric_encryption::{Cipher, CipherName, Context, EncryptOptions};
 
 fn context(name: CipherName) -> Context {
     let key = vec![7u8; name.key_len()];
-    let cipher = Cipher::new(name, &key, Some(&[9u8; 16][..name.iv_len().max(12)])).unwrap().with_version(1);
+    let cipher = Cipher::new(name, &key, Some(&[9u8; 16][..name.iv_len().max(12)]))
+        .unwrap()
+        .with_version(1);
     Context::new(vec![cipher]).unwrap()
 }
 
@@ -24,22 +26,39 @@ fn values(c: &mut Criterion) {
         ("aes-256-cbc random iv", CipherName::Aes256Cbc, true),
     ] {
         let ctx = context(name);
-        let opts = EncryptOptions { random_iv: Some(random_iv), ..Default::default() };
-        g.bench_function(BenchmarkId::new("encrypt", label), |b| b.iter(|| ctx.encrypt(black_box(VALUE), &opts).unwrap()));
+        let opts = EncryptOptions {
+            random_iv: Some(random_iv),
+            ..Default::default()
+        };
+        g.bench_function(BenchmarkId::new("encrypt", label), |b| {
+            b.iter(|| ctx.encrypt(black_box(VALUE), &opts).unwrap())
+        });
         let enc = ctx.encrypt(VALUE, &opts).unwrap();
-        g.bench_function(BenchmarkId::new("decrypt", label), |b| b.iter(|| ctx.decrypt(black_box(&enc)).unwrap()));
+        g.bench_function(BenchmarkId::new("decrypt", label), |b| {
+            b.iter(|| ctx.decrypt(black_box(&enc)).unwrap())
+        });
     }
     g.finish();
 
     let mut g = c.benchmark_group("value 16 KiB");
     let big = vec![0x5au8; 16 * 1024];
     g.throughput(Throughput::Bytes(big.len() as u64));
-    for (label, name) in [("aes-256-gcm", CipherName::Aes256Gcm), ("aes-256-cbc", CipherName::Aes256Cbc)] {
+    for (label, name) in [
+        ("aes-256-gcm", CipherName::Aes256Gcm),
+        ("aes-256-cbc", CipherName::Aes256Cbc),
+    ] {
         let ctx = context(name);
-        let opts = EncryptOptions { random_iv: Some(true), ..Default::default() };
-        g.bench_function(BenchmarkId::new("encrypt", label), |b| b.iter(|| ctx.encrypt(black_box(&big), &opts).unwrap()));
+        let opts = EncryptOptions {
+            random_iv: Some(true),
+            ..Default::default()
+        };
+        g.bench_function(BenchmarkId::new("encrypt", label), |b| {
+            b.iter(|| ctx.encrypt(black_box(&big), &opts).unwrap())
+        });
         let enc = ctx.encrypt(&big, &opts).unwrap();
-        g.bench_function(BenchmarkId::new("decrypt", label), |b| b.iter(|| ctx.decrypt(black_box(&enc)).unwrap()));
+        g.bench_function(BenchmarkId::new("decrypt", label), |b| {
+            b.iter(|| ctx.decrypt(black_box(&enc)).unwrap())
+        });
     }
     g.finish();
 }
@@ -51,8 +70,14 @@ fn streams(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(STREAM_LEN as u64));
     let block = vec![0x33u8; 1 << 16];
-    let opts = WriterOptions { compress: Some(false), ..Default::default() };
-    for (label, name) in [("aes-256-gcm", CipherName::Aes256Gcm), ("aes-256-cbc", CipherName::Aes256Cbc)] {
+    let opts = WriterOptions {
+        compress: Some(false),
+        ..Default::default()
+    };
+    for (label, name) in [
+        ("aes-256-gcm", CipherName::Aes256Gcm),
+        ("aes-256-cbc", CipherName::Aes256Cbc),
+    ] {
         let ctx = context(name);
         g.bench_function(BenchmarkId::new("encrypt in memory", label), |b| {
             b.iter(|| {
@@ -63,7 +88,12 @@ fn streams(c: &mut Criterion) {
                 w.finish().unwrap();
             })
         });
-        let mut w = Writer::new(&ctx, Vec::with_capacity(STREAM_LEN + (STREAM_LEN >> 10)), &opts).unwrap();
+        let mut w = Writer::new(
+            &ctx,
+            Vec::with_capacity(STREAM_LEN + (STREAM_LEN >> 10)),
+            &opts,
+        )
+        .unwrap();
         for _ in 0..STREAM_LEN / block.len() {
             w.write_all(&block).unwrap();
         }
@@ -102,7 +132,11 @@ fn config_load(c: &mut Criterion) {
     let dek_encrypted = kek.kek_encrypt(&dek).unwrap();
     let key_file = dir.path().join("app_production_v1.kekek");
     std::fs::write(&key_file, kekek.key()).unwrap();
-    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let b64 = |b: &[u8]| {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(b)

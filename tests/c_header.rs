@@ -26,7 +26,13 @@ fn committed_header_matches_a_fresh_generation() {
         committed == fresh,
         "include/symmetric_encryption.h is stale: the build regenerated it from src/ffi. Commit the new header."
     );
-    for export in ["se_context_load", "se_encrypt", "se_decrypt", "se_reader_open_path", "se_writer_open_path"] {
+    for export in [
+        "se_context_load",
+        "se_encrypt",
+        "se_decrypt",
+        "se_reader_open_path",
+        "se_writer_open_path",
+    ] {
         assert!(fresh.contains(export), "{export} missing from the header");
     }
 }
