@@ -211,7 +211,12 @@ fn generate_with_names(
             let alias = aws::master_key_alias(&spec.app_name, &spec.environment);
             let key = kms
                 .generate_data_key(&regions[0], &alias, name.key_len())
-                .map_err(|e| e.context(format!("KMS GenerateDataKey in {}", regions[0])))?;
+                .map_err(|e| {
+                    e.context(format!(
+                        "KMS GenerateDataKey in region {} (master key {alias})",
+                        regions[0]
+                    ))
+                })?;
             kms_dek = DataKey {
                 key,
                 iv: Some(SecretBytes::random(name.iv_len())?),

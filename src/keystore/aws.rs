@@ -5,19 +5,22 @@
 //!
 //! Everything but the KMS calls lives here, so the configuration is parsed and checked in every
 //! build. The calls go through [`KmsClient`]: a build with the cargo feature `aws-kms` supplies
-//! one backed by `aws-sdk-kms`; without it, loading or generating an aws entry fails with a
-//! clear error. Tests and embedders can pass their own client in [`KeyIo::kms`].
+//! `AwsKms`, backed by `aws-sdk-kms` (timeouts, retries and fork safety are described there);
+//! without it, loading or generating an aws entry fails with a clear error. Tests and embedders
+//! can pass their own client in [`KeyIo::kms`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 
 use super::{file, KeyIo};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::key::SecretBytes;
+
+#[cfg(feature = "aws-kms")]
+mod kms;
+#[cfg(feature = "aws-kms")]
+pub use kms::{AwsKms, KmsSettings};
 
 /// Regions the generator writes key files for when none are given.
 pub const DEFAULT_REGIONS: [&str; 4] = ["us-east-1", "us-east-2", "us-west-1", "us-west-2"];
@@ -54,14 +57,29 @@ pub trait KmsClient: Send + Sync {
     fn encrypt(&self, region: &str, key_alias: &str, plaintext: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// The master key alias the generator uses: `alias/symmetric-encryption/APP/ENV`.
+/// The master key alias the generator uses: `alias/symmetric-encryption/APP/ENV`, with the app
+/// and environment names trimmed and in lower case, as the gem writes them.
 pub fn master_key_alias(app: &str, env: &str) -> String {
-    format!("alias/symmetric-encryption/{app}/{env}")
+    format!(
+        "alias/symmetric-encryption/{}/{}",
+        gem_name(app),
+        gem_name(env)
+    )
 }
 
-/// The key file name the generator uses for one region.
+/// The key file name the generator uses for one region: `APP_ENV_REGION_vN.encrypted_key`, app
+/// and environment trimmed and in lower case, as the gem writes them.
 pub fn key_file_name(app: &str, env: &str, region: &str, version: u8) -> String {
-    format!("{app}_{env}_{region}_v{version}.encrypted_key")
+    format!(
+        "{}_{}_{region}_v{version}.encrypted_key",
+        gem_name(app),
+        gem_name(env)
+    )
+}
+
+/// The gem's `name.downcase.strip` for aws names.
+fn gem_name(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 /// The KMS client to use: `io.kms` if set, else the built-in one.
@@ -79,14 +97,7 @@ fn builtin_client() -> Result<Arc<dyn KmsClient>> {
 
 #[cfg(feature = "aws-kms")]
 fn builtin_client() -> Result<Arc<dyn KmsClient>> {
-    // Seam for the AWS issue: return an `aws-sdk-kms` backed `KmsClient` here (Decrypt,
-    // GenerateDataKey with KeySpec from key_len, Encrypt; CreateKey + CreateAlias when the alias
-    // is missing; one SDK client per region, built on a current-thread tokio runtime).
-    Err(Error::Keystore(
-        "the aws-kms feature is enabled, but its KMS client is not implemented yet in this \
-         version of symmetric-encryption"
-            .into(),
-    ))
+    Ok(Arc::new(AwsKms::default()))
 }
 
 /// The region this process uses: `configured` (the entry's `region`), else `AWS_REGION`, else
@@ -155,9 +166,22 @@ pub fn read_key(
             path.display()
         ))
     })?;
-    let blob = Encoding::Base64Strict.decode(&text)?;
-    kms.decrypt(&region, &blob)
-        .map_err(|e| e.context(format!("KMS Decrypt in {region}")))
+    let alias = master_key_alias.unwrap_or_default();
+    // The gem writes these files with `Base64.encode64` (lines of 60) and reads them leniently.
+    let blob = Encoding::Base64.decode(&text)?;
+    if blob.is_empty() {
+        return Err(Error::Keystore(format!(
+            "aws key file {} (region {region}) holds no KMS ciphertext: it is empty or not \
+             base64. Restore it, or generate new keys (--rotate-keys)",
+            path.display()
+        )));
+    }
+    kms.decrypt(&region, &blob).map_err(|e| {
+        e.context(format!(
+            "KMS Decrypt in region {region} (master key {alias}, key file {})",
+            path.display()
+        ))
+    })
 }
 
 /// Encrypts `key` with KMS under `alias` in every region of `key_files` and writes each blob,
@@ -172,11 +196,15 @@ pub fn write_key_files(
     let kms = client(io)?;
     let mut written = Vec::new();
     for kf in key_files {
-        let blob = kms
-            .encrypt(&kf.region, alias, key)
-            .map_err(|e| e.context(format!("KMS Encrypt in {}", kf.region)))?;
+        let blob = kms.encrypt(&kf.region, alias, key).map_err(|e| {
+            e.context(format!(
+                "KMS Encrypt in region {} (master key {alias})",
+                kf.region
+            ))
+        })?;
         let path = io.resolve(std::path::Path::new(&kf.file_name));
-        let backup = file::write_key_file(&path, STANDARD.encode(blob).as_bytes(), 0o600)?;
+        // As the gem writes them: `Base64.encode64`, lines of 60 characters.
+        let backup = file::write_key_file(&path, &Encoding::Base64.encode(&blob), 0o600)?;
         written.push((path, backup));
     }
     Ok(written)
@@ -200,7 +228,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Keystore);
-        assert!(e.to_string().contains("aws-kms"), "{e}");
+        // With KMS support built in, the missing key file is what fails.
+        let expected = if cfg!(feature = "aws-kms") {
+            "cannot read aws key file x (region us-east-1)"
+        } else {
+            "aws-kms"
+        };
+        assert!(e.to_string().contains(expected), "{e}");
         let e = read_key(
             Some("alias/a"),
             &files,
@@ -225,6 +259,14 @@ mod tests {
         assert_eq!(
             key_file_name("my_app", "production", "us-east-1", 3),
             "my_app_production_us-east-1_v3.encrypted_key"
+        );
+        assert_eq!(
+            master_key_alias(" My_App", "Production "),
+            "alias/symmetric-encryption/my_app/production"
+        );
+        assert_eq!(
+            key_file_name("My_App", "Production", "eu-west-2", 1),
+            "my_app_production_eu-west-2_v1.encrypted_key"
         );
     }
 }
