@@ -15,10 +15,7 @@ pub const NAME: &str = "aws-lc (aws-lc-rs 1.x)";
 
 /// A key schedule held by AWS-LC (which zeroizes it when freed).
 pub enum Engine {
-    Cbc {
-        enc: EncryptingKey,
-        dec: DecryptingKey,
-    },
+    Cbc(Box<(EncryptingKey, DecryptingKey)>),
     Gcm(LessSafeKey),
 }
 
@@ -42,10 +39,10 @@ impl Engine {
                 };
                 let unbound =
                     || UnboundCipherKey::new(alg, key).map_err(|_| internal("load a CBC key"));
-                Engine::Cbc {
-                    enc: EncryptingKey::cbc(unbound()?).map_err(|_| internal("load a CBC key"))?,
-                    dec: DecryptingKey::cbc(unbound()?).map_err(|_| internal("load a CBC key"))?,
-                }
+                Engine::Cbc(Box::new((
+                    EncryptingKey::cbc(unbound()?).map_err(|_| internal("load a CBC key"))?,
+                    DecryptingKey::cbc(unbound()?).map_err(|_| internal("load a CBC key"))?,
+                )))
             }
             Mode::Gcm => {
                 let alg = match key.len() {
@@ -67,9 +64,10 @@ impl Engine {
 
     /// CBC over whole blocks, in place, no padding.
     pub fn cbc_blocks(&self, iv: &[u8; BLOCK_LEN], buf: &mut [u8], encrypt: bool) -> Result<()> {
-        let Engine::Cbc { enc, dec } = self else {
+        let Engine::Cbc(keys) = self else {
             return Err(Error::Internal("CBC operation on a GCM key".into()));
         };
+        let (enc, dec) = &**keys;
         if encrypt {
             enc.less_safe_encrypt(buf, EncryptionContext::Iv128(FixedLength::from(iv)))
                 .map_err(|_| internal("CBC-encrypt"))?;
