@@ -6,6 +6,7 @@
 #
 #   benches/stream_1gib.sh            # 1 GiB
 #   SIZE_MIB=64 benches/stream_1gib.sh  # a quick run
+#   FEATURES= benches/stream_1gib.sh    # the RustCrypto backend (default: aws-lc, as released)
 #
 # Exits non-zero if a round trip differs or a peak RSS reaches RSS_LIMIT_MIB (default 32).
 set -euo pipefail
@@ -15,7 +16,8 @@ SIZE_MIB=${SIZE_MIB:-1024}
 RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-32}
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 2; }
 
-cargo build --release --quiet --example stream_bench
+FEATURES=${FEATURES-aws-lc}
+cargo build --release --quiet --example stream_bench ${FEATURES:+--features "$FEATURES"}
 BIN=target/release/examples/stream_bench
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/se-stream-bench.XXXXXX")
