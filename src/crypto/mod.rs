@@ -282,15 +282,6 @@ fn bad_decrypt() -> Error {
     )
 }
 
-/// The first 12 bytes of HMAC-SHA256(key, data): the deterministic GCM iv (for a key that is
-/// not prepared; see [`PreparedKey::hmac_iv`]).
-pub fn hmac_iv(key: &[u8], data: &[u8]) -> [u8; GCM_NONCE_LEN] {
-    let full = backend::HmacKey::new(key).sign(data);
-    let mut iv = [0u8; GCM_NONCE_LEN];
-    iv.copy_from_slice(&full[..GCM_NONCE_LEN]);
-    iv
-}
-
 /// Fills `buf` with random bytes from the backend's CSPRNG (the OS for RustCrypto, AWS-LC's
 /// DRBG for aws-lc).
 ///
@@ -299,12 +290,12 @@ pub fn hmac_iv(key: &[u8], data: &[u8]) -> [u8; GCM_NONCE_LEN] {
 /// pool as they are handed out, and a process that forks discards its pool in the child (the
 /// pool records the fork generation), so parent and child never share random bytes.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    if buf.len() > POOL_MAX_REQUEST || !crate::ffi::fork::registered() {
-        return backend::fill_random(buf);
-    }
+    let generation = match crate::ffi::fork::generation() {
+        Some(g) if buf.len() <= POOL_MAX_REQUEST => g,
+        _ => return backend::fill_random(buf),
+    };
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
-        let generation = crate::ffi::fork::generation();
         if pool.generation != Some(generation) || pool.pos + buf.len() > POOL_SIZE {
             backend::fill_random(&mut pool.bytes[..])?;
             pool.pos = 0;

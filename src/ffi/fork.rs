@@ -3,35 +3,24 @@
 //! (two processes using the same bytes as GCM ivs would reuse nonces under one key).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::OnceLock;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static REGISTER: Once = Once::new();
+static REGISTERED: OnceLock<bool> = OnceLock::new();
 
 extern "C" fn bump_in_child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
-/// The number of forks this process descends from since the handler was registered. Changes
-/// in a child process right after `fork()`. The first call registers the handler; if that
-/// fails, the pool is not used (see `registered`).
-pub(crate) fn generation() -> u64 {
-    REGISTER.call_once(|| {
+/// The number of forks this process descends from since the handler was registered; it
+/// changes in a child process right after `fork()`. `None` when the handler could not be
+/// registered: callers must then not buffer randomness. The first call registers it.
+pub(crate) fn generation() -> Option<u64> {
+    let registered = *REGISTERED.get_or_init(|| {
         // SAFETY: pthread_atfork only stores the function pointers; `bump_in_child` is a plain
         // extern "C" function that only touches an atomic, which is async-signal-safe and so
         // allowed in a child after fork.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(bump_in_child)) };
-        if rc != 0 {
-            REGISTER_FAILED.store(true, Ordering::SeqCst);
-        }
+        unsafe { libc::pthread_atfork(None, None, Some(bump_in_child)) == 0 }
     });
-    GENERATION.load(Ordering::Acquire)
-}
-
-static REGISTER_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether the fork handler is in place (when it is not, callers must not buffer randomness).
-pub(crate) fn registered() -> bool {
-    generation();
-    !REGISTER_FAILED.load(Ordering::SeqCst)
+    registered.then(|| GENERATION.load(Ordering::Acquire))
 }
