@@ -214,7 +214,11 @@ impl Context {
         if data.is_empty() {
             return Ok(0);
         }
-        let binary = zeroize::Zeroizing::new(self.encoding().decode(data)?);
+        let binary = self.encoding().decode(data)?;
+        if binary.is_empty() {
+            // As decrypt: a value that decodes to nothing is empty.
+            return Ok(0);
+        }
         let parsed = header::parse(&binary)?;
         let cipher = self.cipher_for_value(parsed.as_ref(), version)?;
         let (payload, compressed) = cipher.decrypt_payload(&binary, parsed.as_ref(), 0)?;

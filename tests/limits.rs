@@ -202,3 +202,23 @@ fn a_failed_rewind_leaves_the_reader_as_it_was() {
         }
     }
 }
+
+/// Found by the fuzz target `value`: "Q" decodes to no bytes under a lenient encoding, which
+/// decrypt took as an empty value and decrypt_into as a truncated one.
+#[test]
+fn decrypt_into_agrees_with_decrypt_on_a_value_that_decodes_to_nothing() {
+    for enc in symmetric_encryption::Encoding::ALL {
+        let cipher = Cipher::new(CipherName::Aes128Cbc, &[3; 16], None)
+            .unwrap()
+            .with_encoding(enc);
+        let ctx = Context::new(vec![cipher]).unwrap();
+        for value in [&b"Q"[..], b"=", b"\n"] {
+            let mut buf = [0u8; 4];
+            match (ctx.decrypt(value), ctx.decrypt_into(value, None, &mut buf)) {
+                (Ok(p), Ok(n)) => assert_eq!(p.len(), n, "{enc:?}"),
+                (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind(), "{enc:?}"),
+                (a, b) => panic!("{enc:?} {value:?}: decrypt {a:?}, decrypt_into {b:?}"),
+            }
+        }
+    }
+}
