@@ -31,6 +31,8 @@ pub mod header;
 pub mod key;
 pub mod keystore;
 pub mod stream;
+#[allow(unsafe_code)]
+pub(crate) mod sys;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
 pub use config::{Config, EntryConfig, EnvironmentConfig};
