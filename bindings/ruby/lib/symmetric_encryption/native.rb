@@ -166,7 +166,10 @@ module SymmetricEncryption
       se_reader_header: [%i[pointer pointer], :int, {}],
       se_reader_free: [%i[pointer], :void, {}],
       se_encrypt_file: [%i[pointer pointer pointer int32 int32], :int, { blocking: true }],
-      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }]
+      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }],
+      se_reader_copy_to_file: [%i[pointer pointer pointer], :int, {}],
+      se_reader_copy_to_file_nogvl: [%i[pointer pointer pointer], :int,
+                                     { blocking: true, c_name: :se_reader_copy_to_file }]
     }.freeze
 
     @available = {}
