@@ -823,6 +823,225 @@ static void test_threads(void) {
   se_context_free(ctx);
 }
 
+/* ---- issue 14: limits and failed operations ------------------------------------------- */
+
+/* Reads a reader to its end (or its first error) into a new buffer. */
+static se_status read_all(se_reader *r, uint8_t **out, size_t *len) {
+  size_t cap = 65536, n = 0, got = 0;
+  uint8_t *b = malloc(cap);
+  se_status st;
+  for (;;) {
+    if (cap - n < 4096) b = realloc(b, cap *= 2);
+    st = se_reader_read(r, b + n, cap - n, &got);
+    if (st != SE_OK || got == 0) break;
+    n += got;
+  }
+  *out = b;
+  *len = n;
+  return st;
+}
+
+/* A compressed value inflates at most to the context's limit (64 MiB by default). */
+static void test_decompression_limit(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  CHECK(se_context_max_decompressed_size(ctx) == 67108864ull, "default limit %llu",
+        (unsigned long long)se_context_max_decompressed_size(ctx));
+  CHECK(se_context_max_decompressed_size(NULL) == 0, "limit of NULL");
+  size_t n = 1 << 20;
+  uint8_t *plain = malloc(n);
+  memset(plain, 'a', n);
+  se_encrypt_options o = se_encrypt_options_default();
+  o.compress = 1;
+  se_bytes enc = {0}, bin = {0}, dec = {0};
+  CHECK_STATUS(se_encrypt(ctx, plain, n, &o, &enc), SE_OK);
+  CHECK_STATUS(se_encrypt_binary(ctx, plain, n, &o, &bin), SE_OK);
+  CHECK(enc.len < 10000, "1 MiB of one byte compresses to %zu", enc.len);
+
+  se_context *small = NULL;
+  CHECK_STATUS(se_context_with_max_decompressed_size(ctx, 65536, &small), SE_OK);
+  CHECK(se_context_max_decompressed_size(small) == 65536, "new limit");
+  CHECK(se_context_max_decompressed_size(ctx) == 67108864ull, "the original is unchanged");
+  CHECK_STATUS(se_decrypt(small, enc.data, enc.len, &dec), SE_ERROR_CIPHER);
+  CHECK(strstr(se_last_error(), "64 KiB") && strstr(se_last_error(), "se_context_with_max_decompressed_size"),
+        "message names the limit and how to raise it: %s", se_last_error());
+  CHECK(dec.data == NULL && dec.len == 0, "no output past the limit");
+  CHECK_STATUS(se_decrypt_version(small, enc.data, enc.len, -1, &dec), SE_ERROR_CIPHER);
+  CHECK_STATUS(se_decrypt_binary(small, bin.data, bin.len, -1, &dec), SE_ERROR_CIPHER);
+  se_slice in = {enc.data, enc.len};
+  se_bytes outs[1];
+  size_t failed_at = 9;
+  CHECK_STATUS(se_decrypt_many(small, &in, 1, outs, &failed_at), SE_ERROR_CIPHER);
+  CHECK(failed_at == 0, "decrypt_many names the value");
+  CHECK_STATUS(se_decrypt(ctx, enc.data, enc.len, &dec), SE_OK);
+  CHECK(dec.len == n && memcmp(dec.data, plain, n) == 0, "within the default limit");
+  se_bytes_free(&dec);
+
+  /* Derived contexts keep the limit; a limit of 0 is refused. */
+  se_context *sel = NULL, *comb = NULL, *zero = (se_context *)1;
+  CHECK_STATUS(se_context_select(small, 0, &sel), SE_OK);
+  CHECK(se_context_max_decompressed_size(sel) == 65536, "select keeps the limit");
+  const se_context *list[1] = {small};
+  CHECK_STATUS(se_context_combine(list, 1, -1, &comb), SE_OK);
+  CHECK(se_context_max_decompressed_size(comb) == 65536, "combine keeps the limit");
+  CHECK_STATUS(se_context_with_max_decompressed_size(ctx, 0, &zero), SE_ERROR_ARGUMENT);
+  CHECK(zero == NULL, "out is NULL after a failure");
+  CHECK_STATUS(se_context_with_max_decompressed_size(NULL, 10, &zero), SE_ERROR_ARGUMENT);
+  se_context_free(sel);
+  se_context_free(comb);
+
+  /* se_decrypt_into writes at most out_cap bytes, wipes them when the plaintext does not fit,
+   * and reports the size needed. */
+  size_t cap = 1000, len = 0;
+  uint8_t *buf = malloc(2 * cap);
+  memset(buf, 0xAA, 2 * cap);
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, buf, cap, &len), SE_ERROR_ARGUMENT);
+  CHECK(len == n, "size needed %zu", len);
+  int wiped = 1, untouched = 1;
+  for (size_t i = 0; i < cap; i++) wiped &= buf[i] == 0;
+  for (size_t i = cap; i < 2 * cap; i++) untouched &= buf[i] == 0xAA;
+  CHECK(wiped, "the part written is wiped");
+  CHECK(untouched, "nothing written past out_cap");
+  CHECK_STATUS(se_decrypt_into(small, enc.data, enc.len, buf, cap, &len), SE_ERROR_CIPHER);
+  CHECK(len == 0, "out_len 0 past the limit");
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, NULL, 5, &len), SE_ERROR_ARGUMENT);
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, NULL, 0, &len), SE_ERROR_ARGUMENT);
+  CHECK(len == n, "size needed with no buffer");
+  uint8_t *big = malloc(n);
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, big, n, &len), SE_OK);
+  CHECK(len == n && memcmp(big, plain, n) == 0, "decrypt_into round trip");
+  free(big);
+  free(buf);
+
+  /* The default limit: a value that inflates to just over 64 MiB is refused. */
+  size_t bomb_len = (64u << 20) + 1;
+  uint8_t *zeros = calloc(bomb_len, 1);
+  se_bytes bomb = {0};
+  CHECK_STATUS(se_encrypt(ctx, zeros, bomb_len, &o, &bomb), SE_OK);
+  free(zeros);
+  CHECK(bomb.len < 200000, "the bomb is %zu bytes", bomb.len);
+  CHECK_STATUS(se_decrypt(ctx, bomb.data, bomb.len, &dec), SE_ERROR_CIPHER);
+  CHECK(strstr(se_last_error(), "64 MiB") != NULL, "message names 64 MiB: %s", se_last_error());
+  se_context *bigger = NULL;
+  CHECK_STATUS(se_context_with_max_decompressed_size(ctx, 65u << 20, &bigger), SE_OK);
+  CHECK_STATUS(se_decrypt(bigger, bomb.data, bomb.len, &dec), SE_OK);
+  CHECK(dec.len == bomb_len, "raised limit decrypts it");
+  se_bytes_free(&dec);
+  se_context_free(bigger);
+  se_bytes_free(&bomb);
+
+  se_bytes_free(&enc);
+  se_bytes_free(&bin);
+  free(plain);
+  se_context_free(small);
+  se_context_free(ctx);
+}
+
+/* Readers and se_decrypt_file take an optional output limit. */
+static void test_stream_output_limit(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  size_t n = 300000;
+  uint8_t *data = calloc(n, 1);
+  struct membuf m = {NULL, 0, 0, 0, -1};
+  se_stream_options o = se_stream_options_default();
+  o.compress = 1;
+  se_writer *w = NULL;
+  CHECK_STATUS(se_writer_open_callbacks(ctx, mem_write, &m, &o, &w), SE_OK);
+  CHECK_STATUS(se_writer_write(w, data, n), SE_OK);
+  CHECK_STATUS(se_writer_close(w), SE_OK);
+  se_writer_free(w);
+
+  se_reader *r = NULL;
+  CHECK_STATUS(se_reader_open_callbacks(ctx, mem_read, mem_seek, &m, -1, &r), SE_OK);
+  CHECK_STATUS(se_reader_set_max_output(r, 1000), SE_OK);
+  uint8_t *out = NULL;
+  size_t len = 0;
+  CHECK_STATUS(read_all(r, &out, &len), SE_ERROR_CIPHER);
+  CHECK(len == 1000, "handed out %zu bytes, the limit is 1000", len);
+  CHECK(strstr(se_last_error(), "1000 bytes") && strstr(se_last_error(), "se_reader_set_max_output"),
+        "message: %s", se_last_error());
+  free(out);
+  CHECK_STATUS(se_reader_set_max_output(r, 0), SE_OK);
+  CHECK_STATUS(se_reader_seek(r, 0, 0, NULL), SE_OK);
+  CHECK_STATUS(read_all(r, &out, &len), SE_OK);
+  CHECK(len == n, "no limit: all %zu bytes", len);
+  free(out);
+  CHECK_STATUS(se_reader_set_max_output(r, n), SE_OK);
+  CHECK_STATUS(se_reader_seek(r, 0, 0, NULL), SE_OK);
+  CHECK_STATUS(read_all(r, &out, &len), SE_OK);
+  CHECK(len == n, "a limit of exactly the size reads it all");
+  free(out);
+  CHECK_STATUS(se_reader_set_max_output(NULL, 5), SE_ERROR_ARGUMENT);
+  se_reader_free(r);
+
+  char src[256], enc[256], dec[256];
+  snprintf(src, sizeof src, "/tmp/se-ctest-limit-%d.txt", getpid());
+  snprintf(enc, sizeof enc, "/tmp/se-ctest-limit-%d.enc", getpid());
+  snprintf(dec, sizeof dec, "/tmp/se-ctest-limit-%d.dec", getpid());
+  write_file(src, data, n);
+  CHECK_STATUS(se_encrypt_file(ctx, src, enc, 1, -1), SE_OK);
+  CHECK_STATUS(se_decrypt_file_max_output(ctx, enc, dec, 4096), SE_ERROR_CIPHER);
+  CHECK(!file_exists(dec), "nothing at the target past the limit");
+  CHECK_STATUS(se_decrypt_file_max_output(ctx, enc, dec, 0), SE_OK);
+  CHECK_STATUS(se_decrypt_file_max_output(ctx, enc, dec, n), SE_OK);
+  out = read_file(dec, &len);
+  CHECK(out && len == n, "decrypt_file within the limit");
+  free(out);
+  unlink(src);
+  unlink(enc);
+  unlink(dec);
+  free(m.data);
+  free(data);
+  se_context_free(ctx);
+}
+
+/* A seek the source cannot do (no seek callback) leaves the reader as it was. */
+static void test_failed_seek_leaves_reader(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  size_t n = 20000;
+  uint8_t *data = malloc(n);
+  for (size_t i = 0; i < n; i++) data[i] = (uint8_t)(i * 7 + i / 255);
+  for (int compress = 0; compress <= 1; compress++) {
+    struct membuf m = {NULL, 0, 0, 0, -1};
+    se_stream_options o = se_stream_options_default();
+    o.compress = compress;
+    o.chunk_size = 1024;
+    se_writer *w = NULL;
+    CHECK_STATUS(se_writer_open_callbacks(ctx, mem_write, &m, &o, &w), SE_OK);
+    CHECK_STATUS(se_writer_write(w, data, n), SE_OK);
+    CHECK_STATUS(se_writer_close(w), SE_OK);
+    se_writer_free(w);
+
+    se_reader *r = NULL;
+    CHECK_STATUS(se_reader_open_callbacks(ctx, mem_read, NULL, &m, -1, &r), SE_OK);
+    uint8_t head[10];
+    size_t got = 0;
+    CHECK_STATUS(se_reader_read(r, head, sizeof head, &got), SE_OK);
+    CHECK(got == 10 && memcmp(head, data, 10) == 0, "first read");
+    CHECK_STATUS(se_reader_seek(r, 0, 0, NULL), SE_ERROR_IO);
+    CHECK(strstr(se_last_error(), "seek") != NULL, "message: %s", se_last_error());
+    CHECK_STATUS(se_reader_seek(r, 0, 2, NULL), SE_ERROR_IO);
+    uint64_t size = 0;
+    /* Uncompressed: the size needs a seek (I/O error); compressed: not known (argument). */
+    CHECK_STATUS(se_reader_size(r, &size), compress ? SE_ERROR_ARGUMENT : SE_ERROR_IO);
+    CHECK(compress || strstr(se_last_error(), "compressed") == NULL, "uncompressed stream called compressed: %s",
+          se_last_error());
+    /* Forward seeks read and discard: they work without a seek callback. */
+    uint64_t pos = 0;
+    CHECK_STATUS(se_reader_seek(r, 100, 0, &pos), SE_OK);
+    CHECK(pos == 100, "forward seek to %llu", (unsigned long long)pos);
+    uint8_t *rest = NULL;
+    size_t len = 0;
+    CHECK_STATUS(read_all(r, &rest, &len), SE_OK);
+    CHECK(len == n - 100 && memcmp(rest, data + 100, len) == 0, "compress=%d: reads go on after the failed seek (%zu bytes)",
+          compress, len);
+    free(rest);
+    se_reader_free(r);
+    free(m.data);
+  }
+  free(data);
+  se_context_free(ctx);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -840,6 +1059,9 @@ int main(int argc, char **argv) {
   test_stream_callbacks();
   test_stream_files();
   test_file_targets();
+  test_decompression_limit();
+  test_stream_output_limit();
+  test_failed_seek_leaves_reader();
   test_fork_random_ivs();
   test_threads();
   printf("%d passed, %d failed\n", passed, failed);

@@ -70,10 +70,10 @@ impl PreparedKey {
 
     /// The deterministic GCM iv of `data`: the first 12 bytes of HMAC-SHA256(key, data).
     pub fn hmac_iv(&self, data: &[u8]) -> [u8; GCM_NONCE_LEN] {
-        let full = match &self.hmac {
+        let full = Zeroizing::new(match &self.hmac {
             Some(h) => h.sign(data),
             None => backend::HmacKey::new(&self.raw).sign(data),
-        };
+        });
         let mut iv = [0u8; GCM_NONCE_LEN];
         iv.copy_from_slice(&full[..GCM_NONCE_LEN]);
         iv

@@ -349,6 +349,7 @@ pub unsafe extern "C" fn se_reader_open_path(
             file,
             &ReaderOptions {
                 version: version_arg(version)?,
+                ..ReaderOptions::default()
             },
         )
         .map_err(|e| e.context(path))?;
@@ -386,6 +387,7 @@ pub unsafe extern "C" fn se_reader_open_callbacks(
             src,
             &ReaderOptions {
                 version: version_arg(version)?,
+                ..ReaderOptions::default()
             },
         )?;
         let handle = Box::into_raw(Box::new(se_reader {
@@ -509,6 +511,26 @@ pub unsafe extern "C" fn se_reader_size(r: *mut se_reader, size: *mut u64) -> se
         })?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(size, s, "size") }
+    })
+}
+
+/// Sets the reader's output limit: no more than `max_output` bytes of plaintext in all (no
+/// plaintext past offset `max_output`) are handed out; a read or seek that would go past it
+/// fails with `SE_ERROR_CIPHER` and a message naming the limit. 0 removes the limit (the
+/// default: streams are read in bounded memory, so their size is not limited). Use it where the
+/// output goes somewhere bounded and the stream is not trusted: a compressed stream inflates
+/// up to about 1000 times. Errors: `SE_ERROR_ARGUMENT` (NULL reader).
+///
+/// # Safety
+/// `r` a live reader.
+#[no_mangle]
+pub unsafe extern "C" fn se_reader_set_max_output(r: *mut se_reader, max_output: u64) -> se_status {
+    guard("se_reader_set_max_output", || {
+        // SAFETY: caller's contract.
+        let r = unsafe { reader_mut(r)? };
+        let limit = (max_output != 0).then_some(max_output);
+        with_reader!(r, x => x.set_max_output(limit));
+        Ok(())
     })
 }
 
@@ -648,5 +670,35 @@ pub unsafe extern "C" fn se_reader_copy_to_file(
             unsafe { written.write(n) };
         }
         Ok(())
+    })
+}
+
+/// As `se_decrypt_file`, with an output limit: when the decrypted data would be larger than
+/// `max_output` bytes the call fails with `SE_ERROR_CIPHER` (a message naming the limit) and
+/// nothing is left at the target. 0 = no limit (as `se_decrypt_file`).
+///
+/// # Safety
+/// `ctx` a live context; paths NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_file_max_output(
+    ctx: *const se_context,
+    source_path: *const c_char,
+    target_path: *const c_char,
+    max_output: u64,
+) -> se_status {
+    guard("se_decrypt_file_max_output", || {
+        // SAFETY: caller's contract.
+        let (ctx, src, dst) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                req_str(source_path, "source_path")?,
+                req_str(target_path, "target_path")?,
+            )
+        };
+        let opts = ReaderOptions {
+            max_output: (max_output != 0).then_some(max_output),
+            ..ReaderOptions::default()
+        };
+        stream::decrypt_file_with(ctx, Path::new(src), Path::new(dst), &opts)
     })
 }

@@ -99,6 +99,12 @@ pub struct ReaderOptions {
     /// The entry that decrypts a stream without a header. `None`: the primary. Ignored when the
     /// stream has a header (its version decides).
     pub version: Option<u8>,
+    /// The most plaintext the reader hands out, in bytes. `None` (the default): no limit, since
+    /// a stream is read in bounded memory whatever its size. With a limit, a read that would go
+    /// past it fails with a cipher error that names the limit: use it where the output goes
+    /// somewhere bounded (memory, a small disk) and the input is not trusted, since a
+    /// compressed stream can inflate about 1000 times.
+    pub max_output: Option<u64>,
 }
 
 /// Whether a file written to `path` is compressed when the caller does not say: the gem's rule,
@@ -151,10 +157,21 @@ pub fn encrypt_file(
 /// decrypt never leaves unauthenticated plaintext at the target. CBC streams carry no
 /// authentication: only their padding (and, when compressed, the gzip checksum) is checked.
 pub fn decrypt_file(ctx: &Context, source: &Path, target: &Path) -> Result<()> {
+    decrypt_file_with(ctx, source, target, &ReaderOptions::default())
+}
+
+/// As [`decrypt_file`], with reader options: `opts.max_output` limits the size of the
+/// decrypted file (past it, the decrypt fails and nothing is left at the target);
+/// `opts.version` decrypts a stream without a header.
+pub fn decrypt_file_with(
+    ctx: &Context,
+    source: &Path,
+    target: &Path,
+    opts: &ReaderOptions,
+) -> Result<()> {
     let input = File::open(source)
         .map_err(|e| Error::io(format!("cannot open {}", source.display()), e))?;
-    let mut reader = Reader::new(ctx, input, &ReaderOptions::default())
-        .map_err(|e| e.context(source.display()))?;
+    let mut reader = Reader::new(ctx, input, opts).map_err(|e| e.context(source.display()))?;
     let mut out = AtomicFile::create(target)?;
     copy(&mut reader, &mut out.file, source, target)?;
     out.commit()

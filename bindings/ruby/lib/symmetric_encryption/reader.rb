@@ -46,6 +46,15 @@ module SymmetricEncryption
     # @param block_size [Integer] bytes read at a time
     # @return [Integer] bytes written to the target
     def self.decrypt(source:, target:, block_size: 65_536, **opts)
+      if source.is_a?(String) && target.is_a?(String) && opts.keys == [:max_output] &&
+         Native.available?(:se_decrypt_file_max_output)
+        raise Errno::ENOENT, source unless File.exist?(source)
+
+        status = Native.se_decrypt_file_max_output(SymmetricEncryption.context!, Native.text_arg(source),
+                                                   Native.text_arg(target), max_output_arg(opts[:max_output]))
+        Native.raise_error(status, true) unless status == Native::OK
+        return File.size(target)
+      end
       if source.is_a?(String) && target.is_a?(String) && opts.empty? && Native.available?(:se_decrypt_file)
         raise Errno::ENOENT, source unless File.exist?(source)
 
@@ -66,6 +75,14 @@ module SymmetricEncryption
         bytes += target.write(buffer) while reader.read(block_size, buffer)
       end
       bytes
+    end
+
+    # @api private
+    # @raise [SymmetricEncryption::InvalidArgument] not a positive Integer
+    def self.max_output_arg(value)
+      return value if value.is_a?(Integer) && value.positive? && value < 2**64
+
+      raise InvalidArgument, "max_output must be a positive Integer number of bytes, got #{value.inspect}"
     end
 
     # Whether the file or stream holds no data (a missing or zero-length file counts as empty).
@@ -93,10 +110,13 @@ module SymmetricEncryption
     # @param buffer_size [Integer] bytes asked of the library per read (default 65536)
     # @param version [Integer, nil] the cipher for a stream without a header (default: primary)
     # @param close_stream [Boolean] whether close closes the stream given (default true)
+    # @param max_output [Integer, nil] the most decrypted bytes to return in all (default: no
+    #   limit); reading past it raises SymmetricEncryption::CipherError
     # @raise [Errno::ENOENT] no such file
     # @raise [SymmetricEncryption::DecryptionError] not an encrypted stream this
     #   configuration can read
-    def initialize(file_name_or_stream, buffer_size: 65_536, version: nil, close_stream: true, **_ignored)
+    def initialize(file_name_or_stream, buffer_size: 65_536, version: nil, close_stream: true, max_output: nil,
+                   **_ignored)
       raise InvalidArgument, "buffer_size cannot be smaller than 128" if buffer_size < 128
 
       Native.require!(:se_reader_open_path)
@@ -118,6 +138,10 @@ module SymmetricEncryption
         check(Native.se_reader_open_callbacks(ctx, @read_fn, @seek_fn, nil, version_arg, out))
       end
       @handle = Native.handle(out.get_pointer(0), :se_reader_free, @read_fn, @seek_fn)
+      unless max_output.nil?
+        Native.require!(:se_reader_set_max_output)
+        check(Native.se_reader_set_max_output(@handle, self.class.max_output_arg(max_output)))
+      end
       @buffer_size = buffer_size
       @native_buffer = FFI::MemoryPointer.new(:uint8, buffer_size, false)
       @nread = FFI::MemoryPointer.new(:size_t)
