@@ -43,8 +43,9 @@ impl CipherName {
             .find(|c| c.as_str() == lower)
             .ok_or_else(|| {
                 Error::Config(format!(
-                    "unsupported cipher {name:?}: use one of aes-128-cbc, aes-192-cbc, aes-256-cbc, \
-                     aes-128-gcm, aes-192-gcm, aes-256-gcm"
+                    "unsupported cipher {}: use one of aes-128-cbc, aes-192-cbc, aes-256-cbc, \
+                     aes-128-gcm, aes-192-gcm, aes-256-gcm",
+                    crate::error::show_name(name)
                 ))
             })
     }

@@ -32,6 +32,8 @@ mod inflate;
 pub mod key;
 pub mod keystore;
 pub mod stream;
+#[allow(unsafe_code)]
+pub(crate) mod sys;
 mod wipe;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};

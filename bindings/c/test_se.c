@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -630,6 +631,119 @@ static void test_stream_files(void) {
   se_context_free(ctx);
 }
 
+/* Targets that are not regular files are written in place, never replaced (issue 14, item 3);
+ * new plaintext files are 0600, existing ones keep their mode without setuid/setgid; a planted
+ * symbolic link is replaced, not followed; se_reader_copy_to_file writes atomically. */
+static int is_chr(const char *p) {
+  struct stat st;
+  return lstat(p, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+static mode_t mode_of(const char *p) {
+  struct stat st;
+  return lstat(p, &st) == 0 ? (st.st_mode & 07777) : (mode_t)-1;
+}
+
+static void test_file_targets(void) {
+  se_context *gcm = dev_context("aes-256-gcm", 1);
+  char dir[] = "/tmp/se-ctest-targets-XXXXXX";
+  if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+  char *src = path_join(dir, "plain"), *enc = path_join(dir, "secret.enc");
+  size_t n = 200000;
+  uint8_t *plain = malloc(n);
+  for (size_t i = 0; i < n; i++) plain[i] = (uint8_t)(i * 7 % 251);
+  write_file(src, plain, n);
+  CHECK_STATUS(se_encrypt_file(gcm, src, enc, 0, -1), SE_OK);
+
+  /* A character device of our own (as root), else only /dev/null through a link. */
+  char *node = path_join(dir, "null");
+  if (mknod(node, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+    CHECK_STATUS(se_decrypt_file(gcm, enc, node), SE_OK);
+    CHECK(is_chr(node), "se_decrypt_file replaced a character device");
+    CHECK_STATUS(se_encrypt_file(gcm, src, node, -1, -1), SE_OK);
+    CHECK(is_chr(node), "se_encrypt_file replaced a character device");
+    se_writer *w = NULL;
+    CHECK_STATUS(se_writer_open_path(gcm, node, NULL, &w), SE_OK);
+    CHECK_STATUS(se_writer_write(w, plain, 1000), SE_OK);
+    CHECK_STATUS(se_writer_close(w), SE_OK);
+    se_writer_free(w);
+    CHECK(is_chr(node), "a path writer replaced a character device");
+  }
+  char *link_null = path_join(dir, "to-null");
+  CHECK(symlink("/dev/null", link_null) == 0, "symlink");
+  CHECK_STATUS(se_decrypt_file(gcm, enc, link_null), SE_OK);
+  struct stat st;
+  CHECK(lstat(link_null, &st) == 0 && S_ISLNK(st.st_mode), "the link to /dev/null was replaced");
+  CHECK(is_chr("/dev/null"), "/dev/null is still a device");
+
+  /* A FIFO: a child process reads it while the library writes. */
+  char *fifo = path_join(dir, "pipe");
+  CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(fifo, O_RDONLY);
+    size_t total = 0;
+    uint8_t buf[65536];
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0) total += (size_t)r;
+    _exit(total == 200000 ? 0 : 1);
+  }
+  CHECK_STATUS(se_decrypt_file(gcm, enc, fifo), SE_OK);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the FIFO's reader got the plaintext");
+  CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+
+  /* A directory is refused with a message saying so. */
+  CHECK_STATUS(se_decrypt_file(gcm, enc, dir), SE_ERROR_ARGUMENT);
+  CHECK(strstr(se_last_error(), "is a directory") != NULL, "directory message: %s", se_last_error());
+
+  /* Modes: new 0600; existing keeps its bits minus setuid/setgid; a link is replaced. */
+  char *out = path_join(dir, "out");
+  CHECK_STATUS(se_decrypt_file(gcm, enc, out), SE_OK);
+  CHECK(mode_of(out) == 0600, "new plaintext file mode %o", (unsigned)mode_of(out));
+  chmod(out, 06750);
+  CHECK_STATUS(se_decrypt_file(gcm, enc, out), SE_OK);
+  CHECK(mode_of(out) == 0750, "copied mode %o", (unsigned)mode_of(out));
+  char *victim = path_join(dir, "victim"), *planted = path_join(dir, "planted");
+  write_file(victim, "untouched", 9);
+  chmod(victim, 0666);
+  CHECK(symlink(victim, planted) == 0, "symlink");
+  CHECK_STATUS(se_decrypt_file(gcm, enc, planted), SE_OK);
+  size_t vlen = 0;
+  uint8_t *v = read_file(victim, &vlen);
+  CHECK(v && vlen == 9 && memcmp(v, "untouched", 9) == 0, "the planted link was followed");
+  free(v);
+  CHECK(mode_of(planted) == 0600, "replaced link mode %o", (unsigned)mode_of(planted));
+
+  /* se_reader_copy_to_file: whole stream or nothing. */
+  se_reader *r = NULL;
+  char *copy = path_join(dir, "copy");
+  CHECK_STATUS(se_reader_open_path(gcm, enc, -1, &r), SE_OK);
+  uint64_t written = 0;
+  CHECK_STATUS(se_reader_copy_to_file(r, copy, &written), SE_OK);
+  CHECK(written == n && mode_of(copy) == 0600, "copy_to_file wrote %llu bytes", (unsigned long long)written);
+  se_reader_free(r);
+  size_t elen = 0;
+  uint8_t *e = read_file(enc, &elen);
+  e[elen - 1000] ^= 1;
+  char *bad = path_join(dir, "bad.enc"), *copy2 = path_join(dir, "copy2");
+  write_file(bad, e, elen);
+  free(e);
+  CHECK_STATUS(se_reader_open_path(gcm, bad, -1, &r), SE_OK);
+  CHECK_STATUS(se_reader_copy_to_file(r, copy2, &written), SE_ERROR_AUTHENTICATION);
+  CHECK(!file_exists(copy2), "a tampered stream left plaintext");
+  se_reader_free(r);
+  CHECK_STATUS(se_reader_copy_to_file(NULL, copy2, NULL), SE_ERROR_ARGUMENT);
+
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0, "cleanup");
+  free(src); free(enc); free(plain); free(node); free(link_null); free(fifo); free(out);
+  free(victim); free(planted); free(copy); free(bad); free(copy2);
+  se_context_free(gcm);
+}
+
 /* Random ivs come from a per-thread pool: a forked child must not reuse the parent's bytes
  * (two processes with one GCM key and one iv would reuse a nonce). */
 static void test_fork_random_ivs(void) {
@@ -947,6 +1061,7 @@ int main(int argc, char **argv) {
   test_gem_files();
   test_stream_callbacks();
   test_stream_files();
+  test_file_targets();
   test_decompression_limit();
   test_stream_output_limit();
   test_failed_seek_leaves_reader();

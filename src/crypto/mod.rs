@@ -290,7 +290,7 @@ fn bad_decrypt() -> Error {
 /// pool as they are handed out, and a process that forks discards its pool in the child (the
 /// pool records the fork generation), so parent and child never share random bytes.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    let generation = match crate::ffi::fork::generation() {
+    let generation = match crate::sys::fork_generation() {
         Some(g) if buf.len() <= POOL_MAX_REQUEST => g,
         _ => return backend::fill_random(buf),
     };

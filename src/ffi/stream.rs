@@ -570,6 +570,10 @@ pub unsafe extern "C" fn se_reader_free(r: *mut se_reader) {
 /// Encrypts the file `source_path` into `target_path` in bounded memory (temporary file +
 /// rename: nothing is left at the target on failure). `compress`: -1 = by the target's name as
 /// the gem does (not for .zip .gz .gzip .xls?), 0, 1. `version`: -1 = the primary.
+/// A new target is created with mode 0600; an existing regular file's permission bits are kept
+/// (without setuid/setgid); a symbolic link at the target is replaced, not followed. A
+/// character device or FIFO target (`/dev/null`, a named pipe) is written in place, never
+/// replaced; a directory, block device or socket is refused with `SE_ERROR_ARGUMENT`.
 /// Errors: `SE_ERROR_IO`, `SE_ERROR_CIPHER` (unknown version), `SE_ERROR_ARGUMENT`.
 ///
 /// # Safety
@@ -609,7 +613,9 @@ pub unsafe extern "C" fn se_encrypt_file(
 /// Decrypts the file `source_path` into `target_path` in bounded memory. The plaintext is
 /// written to a temporary file renamed onto the target only after the whole stream was read
 /// and, for GCM, authenticated; on failure nothing is left at the target. (CBC streams carry
-/// no authentication: only their padding is checked.)
+/// no authentication: only their padding is checked.) The target rules of `se_encrypt_file`
+/// apply (0600, links replaced, devices and FIFOs written in place: there, data written
+/// before a failure stays written).
 /// Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
 ///
 /// # Safety
@@ -630,6 +636,40 @@ pub unsafe extern "C" fn se_decrypt_file(
             )
         };
         stream::decrypt_file(ctx, Path::new(src), Path::new(dst))
+    })
+}
+
+/// Decrypts the rest of reader `r` into the file `target_path`, as `se_decrypt_file` does for
+/// two paths: the plaintext goes to a temporary file (created with `O_EXCL`, mode 0600) in the
+/// target's directory, renamed onto the target only after the stream was read to its end and,
+/// for GCM, authenticated; on failure nothing is left at the target. A character device or
+/// FIFO target is written in place; a directory or other special file is refused
+/// (`SE_ERROR_ARGUMENT`). `*written` (may be NULL) gets the number of bytes written. The
+/// reader is not freed; after a failure only `se_reader_free` is useful.
+/// Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
+///
+/// # Safety
+/// `r` a live reader used by this thread only; `target_path` NUL-terminated; `written` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_reader_copy_to_file(
+    r: *mut se_reader,
+    target_path: *const c_char,
+    written: *mut u64,
+) -> se_status {
+    if !written.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { written.write(0) };
+    }
+    guard("se_reader_copy_to_file", || {
+        // SAFETY: caller's contract.
+        let (r, dst) = unsafe { (reader_mut(r)?, req_str(target_path, "target_path")?) };
+        let n = with_reader!(r, x => stream::copy_to_file(x, Path::new(dst)))?;
+        if !written.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { written.write(n) };
+        }
+        Ok(())
     })
 }
 

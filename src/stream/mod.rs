@@ -28,17 +28,20 @@
 //! ```
 
 pub mod chunked;
+mod output;
 mod reader;
 mod writer;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read, Write};
+use std::path::Path;
 
 use crate::cipher::CipherName;
 use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
 
+pub use output::copy_to_file;
+pub(crate) use output::AtomicFile;
 pub use reader::Reader;
 pub use writer::{FileWriter, Writer};
 
@@ -244,64 +247,6 @@ pub(crate) fn error_of_kind(kind: ErrorKind, message: String) -> Error {
         ErrorKind::Encoding => Error::Encoding(message),
         ErrorKind::Io => Error::io(message, io::Error::other("the stream failed earlier")),
         ErrorKind::Internal => Error::Internal(message),
-    }
-}
-
-/// A file written under a temporary name in the target's directory and renamed onto the target
-/// by [`AtomicFile::commit`]. Dropped without commit, the temporary file is removed.
-pub(crate) struct AtomicFile {
-    pub file: BufWriter<tempfile::NamedTempFile>,
-    target: PathBuf,
-}
-
-impl AtomicFile {
-    pub fn create(target: &Path) -> Result<Self> {
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::Argument(format!("{} is not a file name", target.display())))?
-            .to_string_lossy();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| {
-                Error::io(
-                    format!("cannot create a temporary file in {}", dir.display()),
-                    e,
-                )
-            })?;
-        Ok(AtomicFile {
-            file: BufWriter::with_capacity(IO_BLOCK, tmp),
-            target: target.to_path_buf(),
-        })
-    }
-
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
-    /// Flushes, syncs and renames the file onto the target. An existing target keeps its
-    /// permissions; a new one is created readable and writable by the owner only.
-    pub fn commit(self) -> Result<()> {
-        let target = self.target;
-        let write_err = |e| Error::io(format!("cannot write {}", target.display()), e);
-        let tmp = self
-            .file
-            .into_inner()
-            .map_err(|e| write_err(e.into_error()))?;
-        if let Ok(meta) = std::fs::metadata(&target) {
-            tmp.as_file()
-                .set_permissions(meta.permissions())
-                .map_err(write_err)?;
-        }
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(&target)
-            .map_err(|e| Error::io(format!("cannot rename onto {}", target.display()), e.error))?;
-        Ok(())
     }
 }
 

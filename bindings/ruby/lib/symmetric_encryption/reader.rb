@@ -35,8 +35,11 @@ module SymmetricEncryption
       open(file_name_or_stream, **opts, &:read)
     end
 
-    # Decrypts a whole file or stream into another, streaming. Between two paths the target is
-    # written only once the whole source has been authenticated.
+    # Decrypts a whole file or stream into another, streaming. A target given as a path is
+    # written by the library: under a temporary name (mode 0600) renamed onto the target only
+    # once the whole source has been read and authenticated, so a failure leaves nothing there
+    # and a symbolic link planted at the target is replaced, not followed. A character device
+    # or FIFO target (/dev/null, a pipe) is written in place.
     #
     # @param source [String, IO]
     # @param target [String, IO]
@@ -61,17 +64,17 @@ module SymmetricEncryption
         return File.size(target)
       end
 
-      target_io = target.is_a?(String) ? File.open(target, "wb") : target
-      begin
-        bytes = 0
-        open(source, **opts) do |reader|
-          buffer = String.new(capacity: block_size)
-          bytes += target_io.write(buffer) while reader.read(block_size, buffer)
-        end
-        bytes
-      ensure
-        target_io.close if target.is_a?(String)
+      if target.is_a?(String)
+        Native.require!(:se_reader_copy_to_file)
+        return open(source, **opts) { |reader| reader.copy_to_file(target) }
       end
+
+      bytes = 0
+      open(source, **opts) do |reader|
+        buffer = String.new(capacity: block_size)
+        bytes += target.write(buffer) while reader.read(block_size, buffer)
+      end
+      bytes
     end
 
     # @api private
@@ -292,6 +295,29 @@ module SymmetricEncryption
         native_seek(position, 0)
         total
       end
+    end
+
+    # Decrypts the rest of the stream into the file `path` (see Reader.decrypt for how the
+    # file is written). Only before anything was read: data read already is not in the file.
+    #
+    # @param path [String]
+    # @return [Integer] bytes written
+    # @raise [SymmetricEncryption::InvalidArgument] data was read already
+    # @raise [SymmetricEncryption::DecryptionError] the stream fails its check (no file is left)
+    def copy_to_file(path)
+      ensure_open
+      raise InvalidArgument, "copy_to_file needs a reader nothing was read from yet" if @pos.positive? || @off < @buf.bytesize
+
+      written = FFI::MemoryPointer.new(:uint64)
+      target = Native.text_arg(path)
+      status = if @path
+                 Native.se_reader_copy_to_file_nogvl(@handle, target, written)
+               else
+                 Native.se_reader_copy_to_file(@handle, target, written)
+               end
+      check(status, true)
+      @end = true
+      written.get_uint64(0)
     end
 
     # Closes the reader.
