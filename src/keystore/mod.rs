@@ -76,7 +76,8 @@ impl KeystoreKind {
             }
             _ => {
                 return Err(Error::Config(format!(
-                    "unknown keystore {name:?}: use one of file, environment, heroku, memory, aws, vault"
+                    "unknown keystore {}: use one of file, environment, heroku, memory, aws, vault",
+                    crate::error::show_name(name)
                 )))
             }
         })
