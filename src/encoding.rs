@@ -37,10 +37,12 @@ impl Encoding {
             "base64urlsafe" => Encoding::Base64UrlSafe,
             "base16" => Encoding::Base16,
             "none" => Encoding::None,
-            _ => return Err(Error::Config(format!(
+            _ => {
+                return Err(Error::Config(format!(
                 "unknown encoding {}: use one of base64strict, base64, base64urlsafe, base16, none",
                 crate::error::show_name(name)
-            ))),
+            )))
+            }
         })
     }
 

@@ -145,7 +145,7 @@ struct Args {
     /// Where new keys are kept. [default: file when generating; when rotating, the keystore
     /// of the current key]
     #[arg(short = 's', long, value_name = "KEYSTORE", help_heading = KEYS,
-          value_parser = PossibleValuesParser::new(["file", "environment", "heroku", "aws", "gcp"]),
+          value_parser = PossibleValuesParser::new(["file", "environment", "heroku", "aws", "gcp", "vault"]),
           ignore_case = true)]
     keystore: Option<String>,
 

@@ -141,6 +141,11 @@ pub fn app_name_of(entry: &EntryConfig, env: &str) -> Option<String> {
             return Some(app.to_string());
         }
     }
+    if let Some(key) = &entry.transit_key {
+        if let Some(app) = crate::keystore::vault::app_name_of(key, env) {
+            return Some(app);
+        }
+    }
     if let Some(file) = &entry.key_filename {
         let name = Path::new(file).file_name()?.to_str()?;
         let stem = name.strip_suffix(".encrypted_key")?;

@@ -35,6 +35,7 @@ use crate::keystore::{
 pub mod erb;
 pub mod generate;
 mod resolve;
+mod vault_keys;
 pub mod writer;
 pub(crate) mod yaml;
 
@@ -190,6 +191,10 @@ pub struct EntryConfig {
     pub key_files: Option<Vec<AwsKeyFile>>,
     /// `region` (aws keystore). Default: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
     pub region: Option<String>,
+    /// `transit_mount` (vault keystore). Default `transit`.
+    pub transit_mount: Option<String>,
+    /// `transit_key` (vault keystore): the transit key that wraps the data key.
+    pub transit_key: Option<String>,
     /// Markers of the pre-v4 RSA format found in this entry.
     legacy_rsa: Vec<&'static str>,
     /// Field names in the order the file (or the generator) wrote them.
@@ -218,6 +223,8 @@ impl fmt::Debug for EntryConfig {
             .field("master_key_alias", &self.master_key_alias)
             .field("key_files", &self.key_files)
             .field("region", &self.region)
+            .field("transit_mount", &self.transit_mount)
+            .field("transit_key", &self.transit_key)
             .field("legacy_rsa", &self.legacy_rsa)
             .field(
                 "extra",
@@ -239,13 +246,16 @@ impl EntryConfig {
     }
 
     /// The keystore the key is read from: `keystore` if given, else by field (`encrypted_key`
-    /// -> memory, `key_filename` -> file, `key_env_var` -> environment, `key_files` -> aws).
-    /// `None` when the key is in the file (`key`) or nothing says where it is.
+    /// -> memory, `key_filename` -> file, `key_env_var` -> environment, `key_files` -> aws,
+    /// `transit_key` -> vault). `None` when the key is in the file (`key`) or nothing says where
+    /// it is.
     pub fn effective_keystore(&self) -> Option<KeystoreKind> {
         if self.key.is_some() {
             return None;
         }
-        self.keystore.or(if self.encrypted_key.is_some() {
+        self.keystore.or(if self.transit_key.is_some() {
+            Some(KeystoreKind::Vault)
+        } else if self.encrypted_key.is_some() {
             Some(KeystoreKind::Memory)
         } else if self.key_filename.is_some() {
             Some(KeystoreKind::File)
@@ -768,6 +778,8 @@ fn parse_entry(pairs: &[(Node, Node)]) -> FieldResult<EntryConfig> {
             "master_key_alias" => e.master_key_alias = text(value).map_err(err)?,
             "region" => e.region = text(value).map_err(err)?,
             "key_files" => e.key_files = key_files(value).map_err(err)?,
+            "transit_mount" => e.transit_mount = text(value).map_err(err)?,
+            "transit_key" => e.transit_key = text(value).map_err(err)?,
             "private_rsa_key" | "encrypted_iv" | "iv_filename" => {
                 e.legacy_rsa.push(match f {
                     "private_rsa_key" => "private_rsa_key",

@@ -7,7 +7,8 @@ use super::{legacy_rsa_error, EntryConfig};
 use crate::cipher::{Cipher, CipherName};
 use crate::error::{Error, Result};
 use crate::key::SecretBytes;
-use crate::keystore::{aws, environment, file, memory, KeyIo, KeystoreKind};
+use crate::keystore::vault::{TransitKey, WrappedSource};
+use crate::keystore::{aws, environment, file, memory, vault, KeyIo, KeystoreKind};
 
 /// An entry's cipher name, key and iv, resolved.
 pub(crate) struct Resolved {
@@ -30,7 +31,7 @@ pub(crate) fn resolve(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) ->
                 Error::Config(
                     "no key: give key (development and test only), or say where the key is: \
                      key_filename (file keystore), key_env_var (environment), encrypted_key \
-                     (memory) or key_files (aws)"
+                     (memory), key_files (aws) or transit_key (vault)"
                         .into(),
                 )
             })?;
@@ -80,6 +81,10 @@ fn describe(entry: &EntryConfig, kind: KeystoreKind, io: &KeyIo) -> String {
         ),
         KeystoreKind::Memory => "encrypted_key".into(),
         KeystoreKind::Aws => "AWS KMS".into(),
+        KeystoreKind::Vault => format!(
+            "Vault transit key {}",
+            entry.transit_key.as_deref().unwrap_or("?")
+        ),
     }
 }
 
@@ -111,5 +116,16 @@ pub(crate) fn read_stored(
             entry.region.as_deref(),
             io,
         ),
+        KeystoreKind::Vault => {
+            let key =
+                TransitKey::new(entry.transit_mount.as_deref(), entry.transit_key.as_deref())?;
+            let policy = entry.file_policy();
+            let source = WrappedSource::of(
+                entry.key_filename.as_deref(),
+                entry.encrypted_key.as_ref(),
+                &policy,
+            )?;
+            vault::read_key(&key, source, io)
+        }
     }
 }
