@@ -126,6 +126,15 @@ typedef struct se_cipher_info {
 } se_cipher_info;
 
 /**
+ * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+ * An empty result has `data == NULL` and `len == 0`.
+ */
+typedef struct se_bytes {
+  uint8_t *data;
+  size_t len;
+} se_bytes;
+
+/**
  * Options of a stream writer. Every field's zero / -1 / NULL value means "the default".
  */
 typedef struct se_stream_options {
@@ -242,15 +251,6 @@ typedef struct se_encrypt_options {
    */
   int32_t version;
 } se_encrypt_options;
-
-/**
- * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
- * An empty result has `data == NULL` and `len == 0`.
- */
-typedef struct se_bytes {
-  uint8_t *data;
-  size_t len;
-} se_bytes;
 
 /**
  * A borrowed input buffer, for the batch calls.
@@ -383,6 +383,50 @@ enum se_status se_context_cipher_info(const struct se_context *ctx, size_t index
  * `ctx` must be NULL or a live handle.
  */
 int32_t se_context_randomize_iv(const struct se_context *ctx);
+
+/**
+ * Copies the raw key of cipher `index` of `ctx` (0 = its primary) into `*out`: 16, 24 or 32
+ * bytes. The copy is secret: free it with `se_bytes_free` (which zeroes it) as soon as it has
+ * been used, and never log it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_cipher_key(const struct se_context *ctx, size_t index, struct se_bytes *out);
+
+/**
+ * Copies the configured iv of cipher `index` of `ctx` into `*out`; an empty result
+ * (`data == NULL`, `len == 0`) when the cipher has none. Free it with `se_bytes_free`.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_cipher_iv(const struct se_context *ctx, size_t index, struct se_bytes *out);
+
+/**
+ * Encrypts `len` bytes at `data` with cipher `index` of `ctx` used as a key-encrypting key,
+ * as the gem's `SymmetricEncryption::Key#encrypt`: the raw cipher with the cipher's configured
+ * iv, no header; GCM appends its 16-byte tag. On success `*out` holds the result (free it with
+ * `se_bytes_free`). Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range), `SE_ERROR_CIPHER`
+ * (a GCM cipher without an iv).
+ *
+ * # Safety
+ * `ctx` a live handle; `data` valid for `len` bytes; `out` writable.
+ */
+enum se_status se_context_kek_encrypt(const struct se_context *ctx, size_t index, const uint8_t *data, size_t len, struct se_bytes *out);
+
+/**
+ * Decrypts what `se_context_kek_encrypt` wrote (the gem's `Key#decrypt`). The result is
+ * secret (usually a key): free it with `se_bytes_free`, which zeroes it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range), `SE_ERROR_CIPHER` (bad padding,
+ * wrong key, too short), `SE_ERROR_AUTHENTICATION` (GCM tag mismatch).
+ *
+ * # Safety
+ * `ctx` a live handle; `data` valid for `len` bytes; `out` writable.
+ */
+enum se_status se_context_kek_decrypt(const struct se_context *ctx, size_t index, const uint8_t *data, size_t len, struct se_bytes *out);
 
 /**
  * Stream options with every field at its default.

@@ -16,10 +16,12 @@ use crate::error::{Error, ErrorKind};
 
 mod context;
 pub(crate) mod fork;
+mod secret;
 mod stream;
 mod value;
 
 pub use context::*;
+pub use secret::*;
 pub use stream::*;
 pub use value::*;
 
