@@ -164,8 +164,9 @@ module SymmetricEncryption
       str = str.to_s
       return str if str.empty?
 
-      opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header ? 1 : 0, @version_arg)
-      Native.encrypt(@ctx, str, opts).force_encoding(@text_encoding)
+      ctx, version_arg = own_context
+      opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header ? 1 : 0, version_arg)
+      Native.encrypt(ctx, str, opts).force_encoding(@text_encoding)
     end
 
     # Decodes and decrypts `str`.
@@ -182,7 +183,8 @@ module SymmetricEncryption
       str = str.to_s
       return str if str.empty?
 
-      SymmetricEncryption.text(Native.decrypt(@ctx, str, @version_arg))
+      ctx, version_arg = own_context
+      SymmetricEncryption.text(Native.decrypt(ctx, str, version_arg))
     end
 
     # Encrypts without encoding: header + ciphertext.
@@ -200,14 +202,17 @@ module SymmetricEncryption
 
     # Decrypts a binary (not encoded) value.
     # @param str [String, nil]
-    # @param header [Object] accepted for the gem's signature; the header is read from `str`
+    # @param header [SymmetricEncryption::Header, nil] for data whose header was stripped
+    #   (Header#parse!): its iv, key, cipher name and compression apply. Ignored when `str`
+    #   has its own header.
     # @return [String, nil] binary
-    def binary_decrypt(str, header: nil) # rubocop:disable Lint/UnusedMethodArgument
+    def binary_decrypt(str, header: nil)
       return if str.nil?
 
       str = str.to_s
       return str.b if str.empty?
 
+      str = with_header(header, str) if header.is_a?(Header) && !Header.present?(str)
       Native.bytes_call(:se_decrypt_binary, @ctx, str, [@version_arg], true)
     end
 
@@ -220,7 +225,7 @@ module SymmetricEncryption
       str = binary_string.to_s
       return str if str.empty?
 
-      Native.bytes_call(:se_encode, @ctx, str, [], false).force_encoding(@text_encoding)
+      Native.bytes_call(:se_encode, own_context[0], str, [], false).force_encoding(@text_encoding)
     end
 
     # Decodes text in this cipher's encoding.
@@ -233,7 +238,7 @@ module SymmetricEncryption
       str = encoded_string.to_s
       return str.b if str.empty?
 
-      Native.bytes_call(:se_decode, @ctx, str, [], true)
+      Native.bytes_call(:se_decode, own_context[0], str, [], true)
     end
 
     # The encoded magic header "@EnC" without padding: encrypted values start with it.
@@ -252,11 +257,17 @@ module SymmetricEncryption
       Cipher.random_iv(@cipher_name)
     end
 
-    # Never shows the key or the iv.
+    # The gem's layout, with the key and the iv filtered.
     # @return [String]
     def inspect
-      "#<#{self.class.name} version=#{@version} cipher_name=#{@cipher_name.inspect} " \
-        "encoding=#{@encoding.inspect} always_add_header=#{@always_add_header}>"
+      "#<#{self.class.name}:0x#{__id__.to_s(16)} @key=\"[FILTERED]\" @iv=#{iv ? '"[FILTERED]"' : 'nil'} " \
+        "@cipher_name=#{@cipher_name.inspect}, @version=#{@version.inspect}, @encoding=#{@encoding.inspect}, " \
+        "@always_add_header=#{@always_add_header.inspect}>"
+    end
+
+    # @return [#encode, #decode] the SymmetricEncryption::Encoder of this cipher's encoding
+    def encoder
+      @encoder ||= Encoder[@encoding]
     end
     alias to_s inspect
 
@@ -294,6 +305,24 @@ module SymmetricEncryption
 
     private
 
+    # [context, version argument] where this cipher is the primary, so its own encoding
+    # applies (a loaded configuration's context encodes with its primary's).
+    def own_context
+      return [@ctx, @version_arg] if @standalone
+
+      single = single_context
+      single ? [single, -1] : [@ctx, @version_arg]
+    end
+
+    # `data` behind a header with the fields of `header` that matter to decryption, written for
+    # this cipher's version; `data` alone when `header` says nothing.
+    def with_header(header, data)
+      return data unless header.iv || header.key || header.cipher_name || header.compressed? || header.auth_tag
+
+      Header.new(version: @version, compress: header.compressed?, iv: header.iv, key: header.key,
+                 cipher_name: header.cipher_name, auth_tag: header.auth_tag).to_s + data.b
+    end
+
     # The raw key (binary). Private, as in the gem: only code that must hand the key on (the
     # gem's tests, Keystore, a rebuilt cipher) reads it.
     def key
@@ -324,6 +353,7 @@ module SymmetricEncryption
       remove_instance_variable(:@iv) if defined?(@iv)
       @iv = iv.b.freeze if iv
       @encoded_magic_header = nil
+      @encoder = nil
       @single = nil
       setup(ctx, 0, Native.cipher_infos(ctx).first, true)
     end

@@ -89,6 +89,12 @@ module SymmetricEncryption
           cipher[:cipher_name] = name
         end
         cipher[:private_rsa_key] = cipher.delete(:key_encrypting_key) if cipher[:key_encrypting_key].is_a?(String)
+        next unless cipher.key?(:encrypted_key) && cipher[:encrypted_key].nil?
+
+        # An ERB `encrypted_key: <%= ENV[...] %>` whose variable is unset: gem 4 names the
+        # variable with key_env_var instead.
+        cipher[:key_env_var] = :placeholder
+        puts "WARNING: :encrypted_key resolved to nil. Please see the migrated config file for the new option :key_env_var."
       end
       config
     end

@@ -139,6 +139,10 @@ module SymmetricEncryption
       raise InvalidArgument, "with_cipher needs a block" unless block_given?
 
       check_cipher(cipher)
+      unless secondary_ciphers.respond_to?(:each) && !secondary_ciphers.is_a?(Cipher)
+        raise InvalidArgument, "secondary_ciphers must be a collection of SymmetricEncryption::Cipher"
+      end
+
       secondary_ciphers.each { |c| check_cipher(c) }
       scope = State.new(cipher, secondary_ciphers.to_a)
       scope.context # built now: an invalid set fails here, not inside the block
@@ -206,6 +210,7 @@ module SymmetricEncryption
 
       state = @scopes.zero? ? @state : current_state
       ctx = state.context || raise(ConfigError, NOT_LOADED)
+      cipher(version_arg(version)) unless version.nil? # the gem's error for a version no cipher has
 
       # The hot path: the options structure comes from Native's cache, indexed as there.
       random_iv = @randomize_iv if random_iv.nil?

@@ -126,7 +126,7 @@ module SymmetricEncryption
     # @raise [IOError] the writer is closed
     def write(data)
       raise ::IOError, "closed stream" if @closed
-      return 0 if data.nil?
+      return if data.nil? # as the gem: nil is ignored
 
       bytes = data.to_s
       len = bytes.bytesize
