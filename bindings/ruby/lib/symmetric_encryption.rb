@@ -28,6 +28,7 @@ require_relative "symmetric_encryption/key"
 require_relative "symmetric_encryption/encoder"
 require_relative "symmetric_encryption/reader"
 require_relative "symmetric_encryption/writer"
+require_relative "symmetric_encryption/limits"
 
 # Rails and Active Model, as with the gem: the Railtie when Rails is loaded, and when Active
 # Record loads, the `:encrypted` attribute type, the validator and the filtering of encrypted

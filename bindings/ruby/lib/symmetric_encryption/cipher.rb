@@ -184,6 +184,7 @@ module SymmetricEncryption
       return str if str.empty?
 
       ctx, version_arg = own_context
+      ctx = ctx.equal?(@ctx) ? decrypt_context : SymmetricEncryption.send(:limited, ctx)
       SymmetricEncryption.text(Native.decrypt(ctx, str, version_arg))
     end
 
@@ -213,7 +214,7 @@ module SymmetricEncryption
       return str.b if str.empty?
 
       str = with_header(header, str) if header.is_a?(Header) && !Header.present?(str)
-      Native.bytes_call(:se_decrypt_binary, @ctx, str, [@version_arg], true)
+      Native.bytes_call(:se_decrypt_binary, decrypt_context, str, [@version_arg], true)
     end
 
     # Encodes binary data with this cipher's encoding.
@@ -355,6 +356,7 @@ module SymmetricEncryption
       @encoded_magic_header = nil
       @encoder = nil
       @single = nil
+      @limited = nil
       setup(ctx, 0, Native.cipher_infos(ctx).first, true)
     end
 
