@@ -126,6 +126,15 @@ typedef struct se_cipher_info {
 } se_cipher_info;
 
 /**
+ * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+ * An empty result has `data == NULL` and `len == 0`.
+ */
+typedef struct se_bytes {
+  uint8_t *data;
+  size_t len;
+} se_bytes;
+
+/**
  * Options of a stream writer. Every field's zero / -1 / NULL value means "the default".
  */
 typedef struct se_stream_options {
@@ -242,15 +251,6 @@ typedef struct se_encrypt_options {
    */
   int32_t version;
 } se_encrypt_options;
-
-/**
- * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
- * An empty result has `data == NULL` and `len == 0`.
- */
-typedef struct se_bytes {
-  uint8_t *data;
-  size_t len;
-} se_bytes;
 
 /**
  * A borrowed input buffer, for the batch calls.
@@ -415,6 +415,50 @@ enum se_status se_context_with_max_decompressed_size(const struct se_context *ct
 uint64_t se_context_max_decompressed_size(const struct se_context *ctx);
 
 /**
+ * Copies the raw key of cipher `index` of `ctx` (0 = its primary) into `*out`: 16, 24 or 32
+ * bytes. The copy is secret: free it with `se_bytes_free` (which zeroes it) as soon as it has
+ * been used, and never log it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_cipher_key(const struct se_context *ctx, size_t index, struct se_bytes *out);
+
+/**
+ * Copies the configured iv of cipher `index` of `ctx` into `*out`; an empty result
+ * (`data == NULL`, `len == 0`) when the cipher has none. Free it with `se_bytes_free`.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_cipher_iv(const struct se_context *ctx, size_t index, struct se_bytes *out);
+
+/**
+ * Encrypts `len` bytes at `data` with cipher `index` of `ctx` used as a key-encrypting key,
+ * as the gem's `SymmetricEncryption::Key#encrypt`: the raw cipher with the cipher's configured
+ * iv, no header; GCM appends its 16-byte tag. On success `*out` holds the result (free it with
+ * `se_bytes_free`). Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range), `SE_ERROR_CIPHER`
+ * (a GCM cipher without an iv).
+ *
+ * # Safety
+ * `ctx` a live handle; `data` valid for `len` bytes; `out` writable.
+ */
+enum se_status se_context_kek_encrypt(const struct se_context *ctx, size_t index, const uint8_t *data, size_t len, struct se_bytes *out);
+
+/**
+ * Decrypts what `se_context_kek_encrypt` wrote (the gem's `Key#decrypt`). The result is
+ * secret (usually a key): free it with `se_bytes_free`, which zeroes it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range), `SE_ERROR_CIPHER` (bad padding,
+ * wrong key, too short), `SE_ERROR_AUTHENTICATION` (GCM tag mismatch).
+ *
+ * # Safety
+ * `ctx` a live handle; `data` valid for `len` bytes; `out` writable.
+ */
+enum se_status se_context_kek_decrypt(const struct se_context *ctx, size_t index, const uint8_t *data, size_t len, struct se_bytes *out);
+
+/**
  * Stream options with every field at its default.
  */
 struct se_stream_options se_stream_options_default(void);
@@ -557,6 +601,10 @@ void se_reader_free(struct se_reader *r);
  * Encrypts the file `source_path` into `target_path` in bounded memory (temporary file +
  * rename: nothing is left at the target on failure). `compress`: -1 = by the target's name as
  * the gem does (not for .zip .gz .gzip .xls?), 0, 1. `version`: -1 = the primary.
+ * A new target is created with mode 0600; an existing regular file's permission bits are kept
+ * (without setuid/setgid); a symbolic link at the target is replaced, not followed. A
+ * character device or FIFO target (`/dev/null`, a named pipe) is written in place, never
+ * replaced; a directory, block device or socket is refused with `SE_ERROR_ARGUMENT`.
  * Errors: `SE_ERROR_IO`, `SE_ERROR_CIPHER` (unknown version), `SE_ERROR_ARGUMENT`.
  *
  * # Safety
@@ -568,13 +616,31 @@ enum se_status se_encrypt_file(const struct se_context *ctx, const char *source_
  * Decrypts the file `source_path` into `target_path` in bounded memory. The plaintext is
  * written to a temporary file renamed onto the target only after the whole stream was read
  * and, for GCM, authenticated; on failure nothing is left at the target. (CBC streams carry
- * no authentication: only their padding is checked.)
+ * no authentication: only their padding is checked.) The target rules of `se_encrypt_file`
+ * apply (0600, links replaced, devices and FIFOs written in place: there, data written
+ * before a failure stays written).
  * Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
  *
  * # Safety
  * `ctx` a live context; paths NUL-terminated.
  */
 enum se_status se_decrypt_file(const struct se_context *ctx, const char *source_path, const char *target_path);
+
+/**
+ * Decrypts the rest of reader `r` into the file `target_path`, as `se_decrypt_file` does for
+ * two paths: the plaintext goes to a temporary file (created with `O_EXCL`, mode 0600) in the
+ * target's directory, renamed onto the target only after the stream was read to its end and,
+ * for GCM, authenticated; on failure nothing is left at the target. A character device or
+ * FIFO target is written in place; a directory or other special file is refused
+ * (`SE_ERROR_ARGUMENT`). `*written` (may be NULL) gets the number of bytes written. The
+ * reader is not freed; after a failure only `se_reader_free` is useful.
+ * Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
+ *
+ * # Safety
+ * `r` a live reader used by this thread only; `target_path` NUL-terminated; `written` NULL
+ * or writable.
+ */
+enum se_status se_reader_copy_to_file(struct se_reader *r, const char *target_path, uint64_t *written);
 
 /**
  * As `se_decrypt_file`, with an output limit: when the decrypted data would be larger than

@@ -15,10 +15,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorKind};
 
 mod context;
+mod secret;
 mod stream;
 mod value;
 
 pub use context::*;
+pub use secret::*;
 pub use stream::*;
 pub use value::*;
 

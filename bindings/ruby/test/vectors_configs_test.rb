@@ -177,7 +177,7 @@ class VectorsConfigsTest < SymmetricEncryptionTest
       assert_equal "x", primary.decrypt(primary.encrypt("x"))
       assert_equal "y", secondary.decrypt(secondary.encrypt("y"))
       assert_equal 1, SymmetricEncryption.header(secondary.encrypt("y")).version
-      refute_includes primary.inspect, "key"
+      assert_includes primary.inspect, '@key="[FILTERED]"' # the gem's layout, never the bytes
 
       other = gcm_cipher(version: 9)
       SymmetricEncryption.with_cipher(other, secondary_ciphers: [primary]) do

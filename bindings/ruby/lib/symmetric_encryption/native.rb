@@ -167,6 +167,10 @@ module SymmetricEncryption
       se_reader_free: [%i[pointer], :void, {}],
       se_encrypt_file: [%i[pointer pointer pointer int32 int32], :int, { blocking: true }],
       se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }],
+      se_context_cipher_key: [%i[pointer size_t pointer], :int, {}],
+      se_context_cipher_iv: [%i[pointer size_t pointer], :int, {}],
+      se_context_kek_encrypt: [%i[pointer size_t pointer size_t pointer], :int, {}],
+      se_context_kek_decrypt: [%i[pointer size_t pointer size_t pointer], :int, {}],
       se_reader_copy_to_file: [%i[pointer pointer pointer], :int, {}],
       se_reader_copy_to_file_nogvl: [%i[pointer pointer pointer], :int,
                                      { blocking: true, c_name: :se_reader_copy_to_file }],
@@ -424,6 +428,19 @@ module SymmetricEncryption
           iv_len: info[:iv_len]
         }
       end
+    end
+
+    # The raw key or iv of cipher `index` of `ctx` (se_context_cipher_key / _iv), as a binary
+    # string; the native copy is zeroed and freed at once.
+    # @param function [Symbol] :se_context_cipher_key or :se_context_cipher_iv
+    # @return [String] binary ("" for a cipher without an iv)
+    def self.secret(function, ctx, index)
+      require!(function)
+      out = FFI::MemoryPointer.new(Bytes.size)
+      status = public_send(function, ctx, index, out)
+      raise_error(status) unless status == OK
+
+      take_bytes(out)
     end
 
     # @return [String] the library version, e.g. "0.1.0"
