@@ -62,7 +62,7 @@ impl KeystoreKind {
             "gcp" => {
                 return Err(Error::Config(
                     "the gcp keystore (Google Cloud KMS) is not supported by this library: keep \
-                     the keys in a file, environment, heroku, memory or aws keystore"
+                     the keys in a file, environment, heroku or aws (AWS KMS) keystore"
                         .into(),
                 ))
             }
