@@ -33,7 +33,7 @@ symmetric-encryption --encrypt [FILE] | --decrypt [FILE] [--prompt] [--output FI
        symmetric-encryption --new-password [SIZE] | --re-encrypt [PATTERN] | --info FILE_OR_VALUE
        symmetric-encryption --generate | --rotate-keys | --rotate-kek | --activate-key |
                             --cleanup-keys | --migrate [OPTIONS]
-       symmetric-encryption --ciphers | --version | --help";
+       symmetric-encryption --check | --ciphers | --version | --help";
 
 const AFTER_HELP: &str = "\
 Exit status: 0 on success; 1 with a one-line error on standard error; 2 for a usage error.
@@ -59,7 +59,7 @@ and the progress bar go to standard error.";
         .args([
             "encrypt", "decrypt", "new_password", "re_encrypt", "info", "generate",
             "rotate_keys", "rotate_kek", "activate_key", "cleanup_keys", "migrate",
-            "ciphers", "version",
+            "ciphers", "version", "check",
         ])
 ))]
 struct Args {
@@ -131,6 +131,14 @@ struct Args {
     /// config/symmetric-encryption.yml]
     #[arg(short = 'c', long, value_name = "CONFIG_FILE_PATH", help_heading = CONFIG)]
     config: Option<PathBuf>,
+
+    /// Check the environment: which configuration file and environment are used and why, every
+    /// cipher entry (version, cipher, keystore, where its key is, the key file's mode and owner)
+    /// and whether its key loads, and warnings (duplicate versions, GCM entries gem 4.x cannot
+    /// read, a primary that is not the highest version, key files other users can read,
+    /// development keys in production). Exit status 1 when a key does not load.
+    #[arg(long, help_heading = CONFIG)]
+    check: bool,
 
     /// Rewrite the configuration file in the current format (an inline cipher becomes a
     /// ciphers: list). Files in the pre-v4 RSA format must be migrated with the Ruby gem.
@@ -350,8 +358,8 @@ fn print_value(label: Option<&str>, value: &[u8]) -> Result<(), Error> {
     result.map_err(|e| Error::io("cannot write standard output", e))
 }
 
-/// Writes `text` to standard output. A closed pipe (`| head`) is an error like any other, not
-/// a panic.
+/// Writes `text` to standard output. A closed pipe (`| head`) is an error (which `main` turns
+/// into a quiet exit), not a panic.
 fn say(text: &str) -> Result<(), Error> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -507,6 +515,18 @@ fn show_info(args: &Args, subject: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+fn check(args: &Args) -> Result<(), Failure> {
+    let report = cli::check::check(&args.target())?;
+    say(&report.to_string())?;
+    if !report.passed() {
+        return Err(Failure::Message(format!(
+            "environment {} does not load (see \"loads\" and \"result\" above)",
+            args.target().environment()
+        )));
+    }
+    Ok(())
+}
+
 fn generate_config(args: &Args) -> Result<(), Failure> {
     let defaults = GenerateOptions::default();
     let environments = args.environments();
@@ -561,6 +581,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         re_encrypt(args, pattern)?;
     } else if let Some(subject) = &args.info {
         show_info(args, subject)?;
+    } else if args.check {
+        check(args)?;
     } else if args.migrate {
         print_outcome(&keys::migrate(&path)?)?;
     } else if args.activate_key {
@@ -595,10 +617,18 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether the command failed only because standard output was closed by its reader
+/// (`| head`): that ends the command quietly, as it ends `cat`.
+fn is_closed_pipe(failure: &Failure) -> bool {
+    matches!(failure, Failure::Error(Error::Io { source, .. })
+        if source.kind() == io::ErrorKind::BrokenPipe)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if is_closed_pipe(&failure) => ExitCode::SUCCESS,
         Err(failure) => {
             let message = match failure {
                 Failure::Error(e) => e.to_string(),

@@ -78,6 +78,9 @@ fn load(path: &Path) -> Result<Config> {
 /// there otherwise) and returns the names to work on, in file order.
 fn selected(config: &Config, environments: &[String]) -> Result<Vec<String>> {
     for e in environments {
+        if !config.environment_names().contains(&e.as_str()) {
+            return Err(config.missing_listed_environment(e));
+        }
         config.environment(e)?;
     }
     Ok(config

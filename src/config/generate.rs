@@ -556,7 +556,7 @@ fn selected(config: &Config, wanted: &[String]) -> Result<Vec<String>> {
     }
     for w in wanted {
         if !config.environment_names().contains(&w.as_str()) {
-            return Err(config.missing_environment(w));
+            return Err(config.missing_listed_environment(w));
         }
     }
     Ok(config

@@ -47,7 +47,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/symmetric-encryption.yml";
 /// The environment used when no variable names one.
 pub const DEFAULT_ENVIRONMENT: &str = "development";
 
-fn non_empty_var(name: &str) -> Option<String> {
+pub(crate) fn non_empty_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -434,6 +434,23 @@ impl Config {
             ))),
             None => Err(missing),
         }
+    }
+
+    /// "Not found" for a name given in `--environments` (or the options that mirror it): the
+    /// advice is to name environments of the file, not to set variables.
+    pub(crate) fn missing_listed_environment(&self, name: &str) -> Error {
+        let names = self.environment_names();
+        Error::Config(format!(
+            "{}: environment {name:?}, given in --environments, is not in the file (it has {}): \
+             list only environments of the file, comma separated, or leave --environments out \
+             to cover them all",
+            self.source,
+            if names.is_empty() {
+                "no environments".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))
     }
 
     fn missing_environment(&self, name: &str) -> Error {

@@ -20,36 +20,47 @@ pub(crate) struct Resolved {
 /// Resolves `entry`. `inherited` is the cipher name of the entry this one is the KEK of (a KEK
 /// inherits only the cipher name), or aes-256-cbc at the top.
 pub(crate) fn resolve(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) -> Result<Resolved> {
+    resolve_level(entry, inherited, io, 0)
+}
+
+/// Resolves the entry `level` steps up the chain (0: the data key's entry). An error of this
+/// level names the level in words; errors from the levels above come back as they are (each
+/// names its own level once).
+fn resolve_level(
+    entry: &EntryConfig,
+    inherited: CipherName,
+    io: &KeyIo,
+    level: usize,
+) -> Result<Resolved> {
+    let here = |e: Error| at_level(e, level);
     if let Some(marker) = entry.legacy_rsa.first() {
-        return Err(legacy_rsa_error(marker));
+        return Err(here(legacy_rsa_error(marker)));
     }
     let name = entry.cipher_name.unwrap_or(inherited);
     let key = match &entry.key {
         Some(k) => k.clone(),
         None => {
             let kind = entry.effective_keystore().ok_or_else(|| {
-                Error::Config(
+                here(Error::Config(
                     "no key: give key (development and test only), or say where the key is: \
                      key_filename (file keystore), key_env_var (environment), encrypted_key \
                      (memory), key_files (aws) or transit_key (vault)"
                         .into(),
-                )
+                ))
             })?;
             let kek = match &entry.key_encrypting_key {
-                Some(k) => {
-                    Some(kek_cipher(k, name, io).map_err(|e| e.context("key_encrypting_key"))?)
-                }
+                Some(k) => Some(kek_cipher(k, name, io, level + 1)?),
                 None => None,
             };
-            let stored = read_stored(entry, kind, io)?;
+            let stored = read_stored(entry, kind, io).map_err(here)?;
             match kek {
                 Some(kek) => kek.kek_decrypt(&stored).map_err(|e| {
-                    Error::Keystore(format!(
+                    here(Error::Keystore(format!(
                         "the key from {} does not decrypt with its key_encrypting_key ({e}): the \
                          stored key and this configuration do not belong together (a variable or \
                          key file of another environment, version or application?)",
                         describe(entry, kind, io)
-                    ))
+                    )))
                 })?,
                 None => stored,
             }
@@ -62,9 +73,28 @@ pub(crate) fn resolve(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) ->
     })
 }
 
-fn kek_cipher(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) -> Result<Cipher> {
-    let r = resolve(entry, inherited, io)?;
-    Cipher::new(r.name, &r.key, r.iv.as_deref())
+fn kek_cipher(
+    entry: &EntryConfig,
+    inherited: CipherName,
+    io: &KeyIo,
+    level: usize,
+) -> Result<Cipher> {
+    let r = resolve_level(entry, inherited, io, level)?;
+    Cipher::new(r.name, &r.key, r.iv.as_deref()).map_err(|e| at_level(e, level))
+}
+
+/// Puts the chain level before an error of that level, in words.
+fn at_level(e: Error, level: usize) -> Error {
+    match level {
+        0 => e,
+        1 => e.context("its key_encrypting_key (the key that encrypts the data key)"),
+        2 => e.context(
+            "the key_encrypting_key of its key_encrypting_key (two levels above the data key)",
+        ),
+        n => e.context(format!(
+            "the key_encrypting_key {n} levels above the data key"
+        )),
+    }
 }
 
 /// Where `entry`'s stored key comes from, for messages.

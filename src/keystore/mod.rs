@@ -70,7 +70,7 @@ impl KeystoreKind {
             "gcp" => {
                 return Err(Error::Config(
                     "the gcp keystore (Google Cloud KMS) is not supported by this library: keep \
-                     the keys in a file, environment, heroku, memory, aws or vault keystore"
+                     the keys in a file, environment, heroku, aws (AWS KMS) or vault keystore"
                         .into(),
                 ))
             }
