@@ -402,6 +402,55 @@ static void test_config_load(void) {
   free(dir);
 }
 
+/* Entries may share a version (SPEC section 5): the file loads, version lookup takes the first
+ * entry with it in file order, and the primary encrypts. */
+static void test_shared_versions(void) {
+  const char *yaml =
+      "test:\n  ciphers:\n"
+      "    - {key: '1234567890ABCDEF', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 2}\n"
+      "    - {key: 'BBBBBBBBBBBBBBBB', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}\n"
+      "    - {key: 'CCCCCCCCCCCCCCCC', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}\n";
+  se_context *ctx = NULL, *first = NULL, *second = NULL;
+  CHECK_STATUS(se_context_load_yaml(yaml, strlen(yaml), "test", &ctx), SE_OK);
+  if (!ctx) return;
+  CHECK(se_context_cipher_count(ctx) == 3, "three entries: %zu", se_context_cipher_count(ctx));
+  const uint8_t iv[16] = "1234567890ABCDEF";
+  CHECK_STATUS(se_context_new_cipher("aes-128-cbc", (const uint8_t *)"BBBBBBBBBBBBBBBB", 16, iv, 16, 1, NULL, -1, &first), SE_OK);
+  CHECK_STATUS(se_context_new_cipher("aes-128-cbc", (const uint8_t *)"CCCCCCCCCCCCCCCC", 16, iv, 16, 1, NULL, -1, &second), SE_OK);
+  const uint8_t *pt = (const uint8_t *)"shared version";
+  size_t pt_len = strlen((const char *)pt);
+
+  /* The primary (version 2) encrypts. */
+  se_bytes out = {0};
+  se_header_info h;
+  CHECK_STATUS(se_encrypt(ctx, pt, pt_len, NULL, &out), SE_OK);
+  CHECK_STATUS(se_header(ctx, out.data, out.len, 0, &h), SE_OK);
+  CHECK(h.present && h.version == 2, "primary encrypts: version %d", h.version);
+  se_bytes_free(&out);
+
+  /* version 1 selects the first entry with it: byte for byte what that key alone writes. */
+  se_encrypt_options o = se_encrypt_options_default();
+  o.version = 1;
+  o.random_iv = 0;
+  se_bytes a = {0}, b = {0}, c = {0};
+  CHECK_STATUS(se_encrypt(ctx, pt, pt_len, &o, &a), SE_OK);
+  o.version = -1;
+  CHECK_STATUS(se_encrypt(first, pt, pt_len, &o, &b), SE_OK);
+  CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0, "version 1 is the first entry with it");
+  /* A version-1 value of the later entry is never selected: it does not decrypt. */
+  CHECK_STATUS(se_encrypt(second, pt, pt_len, &o, &c), SE_OK);
+  se_bytes d = {0};
+  CHECK_STATUS(se_decrypt(ctx, b.data, b.len, &d), SE_OK);
+  CHECK(d.len == pt_len && memcmp(d.data, pt, pt_len) == 0, "first entry's value decrypts");
+  se_bytes_free(&d);
+  se_status st = se_decrypt(ctx, c.data, c.len, &d);
+  CHECK(st != SE_OK || d.len != pt_len || memcmp(d.data, pt, pt_len) != 0,
+        "the later entry with the same version is not selected");
+  se_bytes_free(&d);
+  se_bytes_free(&a); se_bytes_free(&b); se_bytes_free(&c);
+  se_context_free(first); se_context_free(second); se_context_free(ctx);
+}
+
 /* ---- streams ------------------------------------------------------------------------ */
 
 static se_context *files_context(void) {
@@ -722,6 +771,7 @@ int main(int argc, char **argv) {
   test_binary_and_combine();
   test_gem_values();
   test_config_load();
+  test_shared_versions();
   test_gem_files();
   test_stream_callbacks();
   test_stream_files();
