@@ -37,11 +37,10 @@ impl Encoding {
             "base64urlsafe" => Encoding::Base64UrlSafe,
             "base16" => Encoding::Base16,
             "none" => Encoding::None,
-            _ => {
-                return Err(Error::Config(format!(
-                    "unknown encoding {name:?}: use one of base64strict, base64, base64urlsafe, base16, none"
-                )))
-            }
+            _ => return Err(Error::Config(format!(
+                "unknown encoding {}: use one of base64strict, base64, base64urlsafe, base16, none",
+                crate::error::show_name(name)
+            ))),
         })
     }
 

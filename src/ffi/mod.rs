@@ -15,7 +15,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorKind};
 
 mod context;
-pub(crate) mod fork;
 mod stream;
 mod value;
 
