@@ -31,20 +31,15 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context whose first cipher is the primary. Refuses an empty list, two ciphers with the
-    /// same version, and encodings mixed other than base64 with base64strict.
+    /// A context whose first cipher is the primary. Refuses an empty list and encodings mixed
+    /// other than base64 with base64strict. Ciphers may share a version, as in the gem: lookup by
+    /// version returns the first with it (the primary first, then in order), and the primary
+    /// still encrypts.
     pub fn new(ciphers: Vec<Cipher>) -> Result<Self> {
         let Some(primary) = ciphers.first() else {
             return Err(Error::Config("a context needs at least one cipher".into()));
         };
-        for (i, c) in ciphers.iter().enumerate() {
-            if ciphers[..i].iter().any(|o| o.version() == c.version()) {
-                return Err(Error::Config(format!(
-                    "two ciphers have version {}: every cipher of an environment needs its own \
-                     version, because the header's version selects the cipher that decrypts",
-                    c.version()
-                )));
-            }
+        for c in &ciphers {
             if !compatible_encodings(primary.encoding(), c.encoding()) {
                 return Err(Error::Config(format!(
                     "cipher version {} uses encoding {} but the primary (version {}) uses {}: \

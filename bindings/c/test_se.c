@@ -240,8 +240,10 @@ static void test_binary_and_combine(void) {
         "cipher_info of index 1");
   CHECK_STATUS(se_context_cipher_info(both, 2, &info), SE_ERROR_ARGUMENT);
   const se_context *dup[2] = {a, a};
-  se_context *bad = NULL;
-  CHECK_STATUS(se_context_combine(dup, 2, -1, &bad), SE_ERROR_CONFIG);
+  se_context *dup_ctx = NULL;
+  /* Ciphers may share a version (SPEC section 5): combining succeeds, the first wins. */
+  CHECK_STATUS(se_context_combine(dup, 2, -1, &dup_ctx), SE_OK);
+  se_context_free(dup_ctx);
   /* A value written by b decrypts through the combined context, by its header's version. */
   se_bytes bin = {0}, dec = {0};
   CHECK_STATUS(se_encrypt_binary(b, (const uint8_t *)"abc", 3, NULL, &bin), SE_OK);
@@ -402,6 +404,88 @@ static void test_config_load(void) {
   CHECK_STATUS(se_context_load_yaml("test: [unclosed", 15, "test", &ctx), SE_ERROR_CONFIG);
   if (chdir(cwd) != 0) CHECK(0, "chdir back");
   free(dir);
+}
+
+/* The pre-v4 RSA forms load unchanged (handwritten_legacy): private_rsa_key for the
+ * environment, a PEM key_encrypting_key, encrypted_iv, iv_filename. */
+static void test_legacy_rsa(void) {
+  char *dir = path_join(fixtures, "handwritten_legacy");
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return;
+  if (chdir(dir) != 0) { CHECK(0, "chdir %s", dir); free(dir); return; }
+  FILE *f = fopen("samples.tsv", "r");
+  char line[65536];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    char *fl[3];
+    if (split_tabs(line, fl, 3) != 3) continue;
+    se_context *ctx = NULL;
+    CHECK_STATUS(se_context_load("config/symmetric-encryption.yml", fl[0], &ctx), SE_OK);
+    if (!ctx) continue;
+    uint8_t *ct, *pt;
+    size_t ct_len = unhex(fl[1], &ct), pt_len = unhex(fl[2], &pt);
+    se_bytes out = {0};
+    CHECK_STATUS(se_decrypt(ctx, ct, ct_len, &out), SE_OK);
+    CHECK(out.len == pt_len && (pt_len == 0 || memcmp(out.data, pt, pt_len) == 0), "RSA sample %d", n);
+    se_bytes_free(&out);
+    se_context_free(ctx);
+    free(ct); free(pt);
+    n++;
+  }
+  if (f) fclose(f);
+  CHECK(n > 0, "no RSA samples");
+  printf("pre-v4 RSA samples (handwritten_legacy): %d decrypted\n", n);
+  if (chdir(cwd) != 0) CHECK(0, "chdir back");
+  free(dir);
+}
+
+/* Entries may share a version (SPEC section 5): the file loads, version lookup takes the first
+ * entry with it in file order, and the primary encrypts. */
+static void test_shared_versions(void) {
+  const char *yaml =
+      "test:\n  ciphers:\n"
+      "    - {key: '1234567890ABCDEF', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 2}\n"
+      "    - {key: 'BBBBBBBBBBBBBBBB', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}\n"
+      "    - {key: 'CCCCCCCCCCCCCCCC', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}\n";
+  se_context *ctx = NULL, *first = NULL, *second = NULL;
+  CHECK_STATUS(se_context_load_yaml(yaml, strlen(yaml), "test", &ctx), SE_OK);
+  if (!ctx) return;
+  CHECK(se_context_cipher_count(ctx) == 3, "three entries: %zu", se_context_cipher_count(ctx));
+  const uint8_t iv[16] = "1234567890ABCDEF";
+  CHECK_STATUS(se_context_new_cipher("aes-128-cbc", (const uint8_t *)"BBBBBBBBBBBBBBBB", 16, iv, 16, 1, NULL, -1, &first), SE_OK);
+  CHECK_STATUS(se_context_new_cipher("aes-128-cbc", (const uint8_t *)"CCCCCCCCCCCCCCCC", 16, iv, 16, 1, NULL, -1, &second), SE_OK);
+  const uint8_t *pt = (const uint8_t *)"shared version";
+  size_t pt_len = strlen((const char *)pt);
+
+  /* The primary (version 2) encrypts. */
+  se_bytes out = {0};
+  se_header_info h;
+  CHECK_STATUS(se_encrypt(ctx, pt, pt_len, NULL, &out), SE_OK);
+  CHECK_STATUS(se_header(ctx, out.data, out.len, 0, &h), SE_OK);
+  CHECK(h.present && h.version == 2, "primary encrypts: version %d", h.version);
+  se_bytes_free(&out);
+
+  /* version 1 selects the first entry with it: byte for byte what that key alone writes. */
+  se_encrypt_options o = se_encrypt_options_default();
+  o.version = 1;
+  o.random_iv = 0;
+  se_bytes a = {0}, b = {0}, c = {0};
+  CHECK_STATUS(se_encrypt(ctx, pt, pt_len, &o, &a), SE_OK);
+  o.version = -1;
+  CHECK_STATUS(se_encrypt(first, pt, pt_len, &o, &b), SE_OK);
+  CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0, "version 1 is the first entry with it");
+  /* A version-1 value of the later entry is never selected: it does not decrypt. */
+  CHECK_STATUS(se_encrypt(second, pt, pt_len, &o, &c), SE_OK);
+  se_bytes d = {0};
+  CHECK_STATUS(se_decrypt(ctx, b.data, b.len, &d), SE_OK);
+  CHECK(d.len == pt_len && memcmp(d.data, pt, pt_len) == 0, "first entry's value decrypts");
+  se_bytes_free(&d);
+  se_status st = se_decrypt(ctx, c.data, c.len, &d);
+  CHECK(st != SE_OK || d.len != pt_len || memcmp(d.data, pt, pt_len) != 0,
+        "the later entry with the same version is not selected");
+  se_bytes_free(&d);
+  se_bytes_free(&a); se_bytes_free(&b); se_bytes_free(&c);
+  se_context_free(first); se_context_free(second); se_context_free(ctx);
 }
 
 /* ---- streams ------------------------------------------------------------------------ */
@@ -1058,6 +1142,8 @@ int main(int argc, char **argv) {
   test_binary_and_combine();
   test_gem_values();
   test_config_load();
+  test_shared_versions();
+  test_legacy_rsa();
   test_gem_files();
   test_stream_callbacks();
   test_stream_files();

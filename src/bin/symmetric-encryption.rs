@@ -12,7 +12,7 @@ use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Parser};
 
 use symmetric_encryption::cli::crypt::{self, Input, Output, Progress, StreamOptions};
-use symmetric_encryption::cli::{self, info, keys, prompt, reencrypt, Target};
+use symmetric_encryption::cli::{self, compat, info, keys, prompt, reencrypt, Target};
 use symmetric_encryption::config::generate::{self, GenerateOptions};
 use symmetric_encryption::{CipherName, Context, Error, KeystoreKind};
 
@@ -183,10 +183,17 @@ struct Args {
     #[arg(short = 'S', long, value_name = "ENVIRONMENTS", help_heading = KEYS)]
     environments: Option<String>,
 
-    /// Cipher of new keys, when generating or rotating. [default: aes-256-gcm when generating;
-    /// when rotating, the cipher of the current key]
+    /// Cipher of new keys, when generating or rotating. GCM values and files are read by gem
+    /// 5.0, not by gem 4.6: for gem 4.6 applications use aes-256-cbc (or --gem-4.6).
+    /// [default: aes-256-gcm when generating; when rotating, the cipher of the current key]
     #[arg(short = 'C', long, value_name = "NAME", help_heading = KEYS)]
     cipher_name: Option<String>,
+
+    /// With --generate or --rotate-keys: keys that applications still on gem 4.6 (the latest
+    /// released gem, which reads CBC only) can use: aes-256-cbc unless --cipher-name names
+    /// another CBC cipher, and no key file settings gem 4.6 refuses (--key-permissions).
+    #[arg(long = "gem-4.6", help_heading = KEYS)]
+    gem46: bool,
 
     /// Add a new key version (highest + 1) with new key files, first in each environment, and
     /// update the configuration file.
@@ -538,7 +545,11 @@ fn generate_config(args: &Args) -> Result<(), Failure> {
         } else {
             defaults.environments
         },
-        cipher_name: args.cipher_name()?.unwrap_or(generate::DEFAULT_CIPHER),
+        cipher_name: if args.gem46 {
+            compat::gem46_cipher(args.cipher_name()?)?
+        } else {
+            args.cipher_name()?.unwrap_or(generate::DEFAULT_CIPHER)
+        },
         key_path: args.key_path.clone().unwrap_or(defaults.key_path),
         key_permissions: args
             .key_permissions
@@ -548,7 +559,33 @@ fn generate_config(args: &Args) -> Result<(), Failure> {
         regions: args.regions(),
         io: defaults.io,
     };
-    print_outcome(&keys::generate(&args.target().config_path(), &opts)?)?;
+    if args.gem46 && opts.key_permissions.is_some() {
+        return Err(Error::Argument(
+            "--gem-4.6 with --key-permissions: gem 4.6 cannot load a configuration with \
+             permissions: (its key file keystore refuses it). Leave out one of them"
+                .into(),
+        )
+        .into());
+    }
+    let mut out = keys::generate(&args.target().config_path(), &opts)?;
+    if args.gem46 {
+        gem46_check(args, &opts.environments, &mut out)?;
+    }
+    print_outcome(&out)?;
+    Ok(())
+}
+
+/// After `--gem-4.6`: the entries of the written file that gem 4.6 still cannot use.
+fn gem46_check(args: &Args, environments: &[String], out: &mut keys::Outcome) -> Result<(), Error> {
+    let config = args.target().config()?;
+    let problems = compat::gem46_problems(&config, environments);
+    if !problems.is_empty() {
+        out.warnings.push(format!(
+            "warning: gem 4.6 cannot use these entries, which the file still has (remove them \
+             with --cleanup-keys once their data is re-encrypted): {}",
+            problems.join("; ")
+        ));
+    }
     Ok(())
 }
 
@@ -567,6 +604,12 @@ fn cleanup(args: &Args) -> Result<(), Failure> {
 
 fn run(args: &Args) -> Result<(), Failure> {
     let path = args.target().config_path();
+    if args.gem46 && !(args.generate || args.rotate_keys) {
+        return Err(Error::Argument(
+            "--gem-4.6 goes with --generate or --rotate-keys (the keys they make)".into(),
+        )
+        .into());
+    }
     if args.version {
         say(&cli::version_text(&args.target()))?;
     } else if args.ciphers {
@@ -599,11 +642,19 @@ fn run(args: &Args) -> Result<(), Failure> {
             app_name: args.app_name.clone(),
             rolling_deploy: args.rolling_deploy,
             keystore: args.keystore()?,
-            cipher_name: args.cipher_name()?,
+            cipher_name: if args.gem46 {
+                Some(compat::gem46_cipher(args.cipher_name()?)?)
+            } else {
+                args.cipher_name()?
+            },
             key_path: args.key_path.clone(),
             regions: args.regions(),
         };
-        print_outcome(&keys::rotate_keys(&path, &rotate)?)?;
+        let mut out = keys::rotate_keys(&path, &rotate)?;
+        if args.gem46 && out.written {
+            gem46_check(args, &args.environments(), &mut out)?;
+        }
+        print_outcome(&out)?;
     } else if args.cleanup_keys {
         cleanup(args)?;
     } else if args.generate {

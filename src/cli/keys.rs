@@ -99,13 +99,26 @@ pub fn generate(path: &Path, opts: &GenerateOptions) -> Result<Outcome> {
             "--environments is empty: name at least one environment".into(),
         ));
     }
-    let (_, report) = generate::generate_file(path, opts)?;
+    let (config, report) = generate::generate_file(path, opts)?;
     Ok(Outcome {
         notices: report.notices,
         lines: report.summary,
-        warnings: Vec::new(),
+        warnings: gcm_notes(&config, &opts.environments),
         written: true,
     })
+}
+
+/// The gem 4.6 note, once, when the newest key of one of `environments` is GCM.
+fn gcm_notes(config: &Config, environments: &[String]) -> Vec<String> {
+    environments
+        .iter()
+        .filter_map(|e| config.environment(e).ok())
+        .filter_map(|env| env.ciphers.iter().max_by_key(|c| c.version_or_default()))
+        .map(EntryConfig::cipher_name_or_default)
+        .find(|c| c.is_authenticated())
+        .map(super::compat::gcm_note)
+        .into_iter()
+        .collect()
 }
 
 /// Options of [`rotate_keys`]: the command line's flags, unset ones `None` or empty.
@@ -247,7 +260,10 @@ pub fn rotate_keys(path: &Path, args: &RotateKeysArgs) -> Result<Outcome> {
         };
         merge(&mut report, generate::rotate_keys(&mut config, &opts)?);
     }
-    finish_rotation(path, &config, report, &envs, "new keys", erb)
+    let notes = gcm_notes(&config, &report.changed);
+    let mut out = finish_rotation(path, &config, report, &envs, "new keys", erb)?;
+    out.warnings.extend(notes);
+    Ok(out)
 }
 
 /// `--rotate-kek`: the current data key of every selected environment re-encrypted under new

@@ -30,6 +30,7 @@ use crate::context::Context;
 use crate::error::Result;
 
 pub mod check;
+pub mod compat;
 pub mod crypt;
 pub mod info;
 pub mod keys;

@@ -746,10 +746,13 @@ pub fn rotate_kek(config: &mut Config, opts: &RotateKekOptions) -> Result<Report
             report.changed.push(env_name);
             continue;
         }
+        // A pre-v4 RSA key is no key-encrypting-key chain to rotate: --rotate-keys moves off it.
+        let rsa = env.legacy_rsa;
         let Some(primary) = env
             .ciphers
             .first()
             .filter(|p| p.key.is_none() && p.key_encrypting_key.is_some())
+            .filter(|p| !rsa && p.rsa_pem().is_none())
             .cloned()
         else {
             report.unchanged.push(env_name);
@@ -759,7 +762,7 @@ pub fn rotate_kek(config: &mut Config, opts: &RotateKekOptions) -> Result<Report
         let keystore = primary
             .effective_keystore()
             .ok_or_else(|| Error::Config(format!("{place}: no keystore")))?;
-        let current = resolve::resolve(&primary, CipherName::Aes256Cbc, &io)
+        let current = resolve::resolve(&primary, CipherName::Aes256Cbc, &io, None)
             .map_err(|e| e.context(&place))?;
         let dek = DataKey {
             key: current.key,

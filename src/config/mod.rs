@@ -142,7 +142,8 @@ impl EnvironmentConfig {
         self.legacy_inline
     }
 
-    /// Whether the environment uses the pre-v4 RSA format anywhere (refused when loading).
+    /// Whether the environment uses the pre-v4 RSA format anywhere (it loads; `--migrate` does
+    /// not rewrite it).
     pub fn uses_legacy_rsa(&self) -> bool {
         self.legacy_rsa
             || self
@@ -282,9 +283,25 @@ impl EntryConfig {
     }
 
     /// The pre-v4 RSA fields found in this entry (`private_rsa_key`, `encrypted_iv`,
-    /// `iv_filename`, a PEM `key_encrypting_key`). Such entries are refused when loading.
+    /// `iv_filename`, a PEM `key_encrypting_key`). Such entries load (the RSA key decrypts their
+    /// key and iv) and are written back unchanged.
     pub fn legacy_rsa_markers(&self) -> &[&'static str] {
         &self.legacy_rsa
+    }
+
+    /// The text of a field kept as written (one this model does not parse), if it is a string.
+    pub(crate) fn extra_text(&self, name: &str) -> Option<&str> {
+        self.extra.iter().find_map(|(k, v)| match v {
+            Node::Str(s) if k == name => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
+    /// This entry's own RSA private key: a PEM `key_encrypting_key` (which the gem prefers), else
+    /// an entry-level `private_rsa_key`.
+    pub(crate) fn rsa_pem(&self) -> Option<&str> {
+        self.extra_text("key_encrypting_key")
+            .or_else(|| self.extra_text("private_rsa_key"))
     }
 
     /// Names of fields in the file that this library does not use (kept when writing back).
@@ -300,7 +317,13 @@ impl EntryConfig {
 
     /// Resolves this entry's key chain and builds its cipher.
     pub fn cipher(&self, io: &KeyIo) -> Result<Cipher> {
-        let r = resolve::resolve(self, CipherName::Aes256Cbc, io)?;
+        self.cipher_with_rsa(io, None)
+    }
+
+    /// As [`EntryConfig::cipher`], for an entry of an environment that has a pre-v4
+    /// `private_rsa_key` (given here as its PEM text).
+    pub fn cipher_with_rsa(&self, io: &KeyIo, env_rsa: Option<&str>) -> Result<Cipher> {
+        let r = resolve::resolve(self, CipherName::Aes256Cbc, io, env_rsa)?;
         Ok(Cipher::new(r.name, &r.key, r.iv.as_deref())?
             .with_version(self.version_or_default())
             .with_encoding(self.encoding.unwrap_or_default())
@@ -510,34 +533,25 @@ impl Config {
     pub fn ciphers(&self, env: &str) -> Result<Vec<Cipher>> {
         let place = format!("{}, environment {env:?}", self.source);
         let ec = self.environment(env)?;
-        if ec.legacy_rsa {
-            return Err(legacy_rsa_error("private_rsa_key").context(&place));
+        let env_rsa = ec.extra.iter().find_map(|(k, v)| match v {
+            Node::Str(s) if k == "private_rsa_key" => Some(s.as_str()),
+            _ => None,
+        });
+        if ec.legacy_rsa && env_rsa.is_none() {
+            return Err(Error::Config(format!(
+                "{place}: private_rsa_key must be the PEM text of the RSA private key"
+            )));
         }
         if ec.ciphers.is_empty() {
             return Err(Error::Config(format!(
                 "{place}: no ciphers: add at least one entry under ciphers:"
             )));
         }
-        for (i, c) in ec.ciphers.iter().enumerate() {
-            if let Some(j) = ec.ciphers[..i]
-                .iter()
-                .position(|o| o.version_or_default() == c.version_or_default())
-            {
-                return Err(Error::Config(format!(
-                    "{place}: cipher entries {} and {} both have version {}: every cipher of an \
-                     environment needs its own version, because the version in the header of \
-                     each encrypted value selects the cipher that decrypts it. Give one of them \
-                     another version",
-                    j + 1,
-                    i + 1,
-                    c.version_or_default()
-                )));
-            }
-        }
+        // Entries may share a version (SPEC section 5): lookup by version takes the first.
         ec.ciphers
             .iter()
             .map(|c| {
-                c.cipher(&self.io)
+                c.cipher_with_rsa(&self.io, env_rsa)
                     .map_err(|e| e.context(format!("{place}, {}", c.label())))
             })
             .collect()
@@ -603,13 +617,15 @@ fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(text)
 }
 
+/// Why `--migrate` leaves a pre-v4 RSA environment alone, and how to move off RSA.
 pub(crate) fn legacy_rsa_error(marker: &str) -> Error {
     Error::Config(format!(
-        "this is the pre-v4 RSA key format ({marker}), which this library does not read. Migrate \
-         the file with the Ruby gem first: `symmetric-encryption --migrate`, then move the keys \
-         out of RSA into a current keystore with the gem (for example `symmetric-encryption \
-         --rotate-keys --keystore file`, then --activate-key, re-encrypt, --cleanup-keys) so that \
-         no entry keeps private_rsa_key, encrypted_iv or iv_filename"
+        "this environment uses the pre-v4 RSA key format ({marker}). It loads as it is, but \
+         --migrate does not rewrite it (the gem's --migrate would keep the RSA key in every \
+         entry). To move its keys out of RSA, rotate to a current keystore (for example \
+         `symmetric-encryption --rotate-keys --keystore file`, then --activate-key, re-encrypt \
+         the data, and --cleanup-keys) so that no entry keeps private_rsa_key, encrypted_iv or \
+         iv_filename, then run --migrate again"
     ))
 }
 

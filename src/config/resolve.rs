@@ -1,10 +1,18 @@
 //! Resolving an entry's key (SPEC section 7): walk the `key_encrypting_key` chain to the end,
 //! read each level's stored key from its keystore and decrypt it with the level above.
+//!
+//! The pre-v4 RSA forms are read as the gem reads them: an environment's `private_rsa_key`
+//! applies to each of its entries, a PEM string as `key_encrypting_key` is that entry's own
+//! (and wins); the RSA key then decrypts the stored key (`encrypted_key` is base64 here, a key
+//! file holds raw RSA ciphertext), and the iv comes from `encrypted_iv` (base64) or the raw
+//! file `iv_filename`. A `key` in the file is used as it is.
 
 use std::path::Path;
 
-use super::{legacy_rsa_error, EntryConfig};
+use super::EntryConfig;
 use crate::cipher::{Cipher, CipherName};
+use crate::crypto::legacy_rsa::RsaPrivateKey;
+use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::key::SecretBytes;
 use crate::keystore::vault::{TransitKey, WrappedSource};
@@ -19,8 +27,14 @@ pub(crate) struct Resolved {
 
 /// Resolves `entry`. `inherited` is the cipher name of the entry this one is the KEK of (a KEK
 /// inherits only the cipher name), or aes-256-cbc at the top.
-pub(crate) fn resolve(entry: &EntryConfig, inherited: CipherName, io: &KeyIo) -> Result<Resolved> {
-    resolve_level(entry, inherited, io, 0)
+/// `env_rsa` is the environment's `private_rsa_key` (pre-v4), which applies to its entries.
+pub(crate) fn resolve(
+    entry: &EntryConfig,
+    inherited: CipherName,
+    io: &KeyIo,
+    env_rsa: Option<&str>,
+) -> Result<Resolved> {
+    resolve_level(entry, inherited, io, 0, env_rsa)
 }
 
 /// Resolves the entry `level` steps up the chain (0: the data key's entry). An error of this
@@ -31,10 +45,21 @@ fn resolve_level(
     inherited: CipherName,
     io: &KeyIo,
     level: usize,
+    env_rsa: Option<&str>,
 ) -> Result<Resolved> {
     let here = |e: Error| at_level(e, level);
-    if let Some(marker) = entry.legacy_rsa.first() {
-        return Err(here(legacy_rsa_error(marker)));
+    if let Some(pem) = entry.rsa_pem().or(env_rsa) {
+        return resolve_rsa(entry, inherited, io, pem).map_err(here);
+    }
+    if let Some(field) = ["encrypted_iv", "iv_filename"]
+        .into_iter()
+        .find(|f| entry.extra_text(f).is_some())
+    {
+        return Err(here(Error::Config(format!(
+            "{field} holds an RSA-encrypted iv, but neither this entry (key_encrypting_key) nor \
+             its environment (private_rsa_key) gives the RSA private key that decrypts it: add \
+             the key, or replace {field} with the iv itself (iv:)"
+        ))));
     }
     let name = entry.cipher_name.unwrap_or(inherited);
     let key = match &entry.key {
@@ -73,13 +98,64 @@ fn resolve_level(
     })
 }
 
+/// An entry protected by an RSA key (the pre-v4 formats).
+fn resolve_rsa(
+    entry: &EntryConfig,
+    inherited: CipherName,
+    io: &KeyIo,
+    pem: &str,
+) -> Result<Resolved> {
+    let name = entry.cipher_name.unwrap_or(inherited);
+    let rsa = RsaPrivateKey::from_pem(pem)?;
+    let mut iv = entry.iv.clone();
+    if let Some(b64) = entry.extra_text("encrypted_iv") {
+        let ct = Encoding::Base64.decode(b64.as_bytes())?;
+        iv = Some(rsa.decrypt(&ct).map_err(|e| e.context("encrypted_iv"))?);
+    }
+    if let Some(name) = entry.extra_text("iv_filename") {
+        let path = io.resolve(Path::new(name));
+        let ct = std::fs::read(&path).map_err(|e| {
+            Error::Keystore(format!(
+                "cannot read the iv file {} (iv_filename): {e}",
+                path.display()
+            ))
+        })?;
+        iv = Some(
+            rsa.decrypt(&ct)
+                .map_err(|e| e.context(format!("iv file {}", path.display())))?,
+        );
+    }
+    let key = match &entry.key {
+        Some(k) => k.clone(),
+        None => {
+            let kind = entry.effective_keystore().ok_or_else(|| {
+                Error::Config(
+                    "no key: an entry with an RSA private key needs encrypted_key (base64 of \
+                     the RSA-encrypted key) or key_filename (a file of RSA-encrypted bytes)"
+                        .into(),
+                )
+            })?;
+            let stored = match (kind, &entry.encrypted_key) {
+                // Pre-v4 files hold the RSA ciphertext as base64 text, not !binary.
+                (KeystoreKind::Memory, Some(text)) => {
+                    SecretBytes::new(Encoding::Base64.decode(text.as_bytes())?)
+                }
+                _ => read_stored(entry, kind, io)?,
+            };
+            rsa.decrypt(&stored)
+                .map_err(|e| e.context(describe(entry, kind, io)))?
+        }
+    };
+    Ok(Resolved { name, key, iv })
+}
+
 fn kek_cipher(
     entry: &EntryConfig,
     inherited: CipherName,
     io: &KeyIo,
     level: usize,
 ) -> Result<Cipher> {
-    let r = resolve_level(entry, inherited, io, level)?;
+    let r = resolve_level(entry, inherited, io, level, None)?;
     Cipher::new(r.name, &r.key, r.iv.as_deref()).map_err(|e| at_level(e, level))
 }
 

@@ -10,6 +10,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
+pub mod legacy_rsa;
+
 #[cfg(feature = "aws-lc")]
 mod awslc;
 #[cfg(feature = "aws-lc")]

@@ -11,6 +11,7 @@ one thread does not stop other Python threads.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import sys
 from ctypes import (
@@ -26,6 +27,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import errors
@@ -56,9 +58,44 @@ def _candidates() -> list[tuple[str, Path]]:
     return found
 
 
+def _system_dirs() -> list[Path]:
+    """Directories a packager installs shared libraries into, most specific first."""
+    dirs = [Path(d) for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if d]
+    dirs += [Path(sys.prefix) / "lib", Path(sys.base_prefix) / "lib"]
+    multiarch = getattr(sys.implementation, "_multiarch", None)
+    for base in ("/usr/local/lib", "/usr/lib", "/lib"):
+        if multiarch:
+            dirs.append(Path(base) / multiarch)
+        dirs += [Path(base + "64"), Path(base)]
+    return list(dict.fromkeys(dirs))
+
+
+def _system_candidates() -> Iterator[tuple[str, Path]]:
+    """An installed system library: the development symlink ``libsymmetric_encryption.so`` or
+    the versioned ``.so.MAJOR`` that a runtime package ships, in the system directories, then
+    where ``ctypes.util.find_library`` (the linker cache) says it is."""
+    for d in _system_dirs():
+        for path in [d / LIB_FILE, *sorted(d.glob(LIB_FILE + ".[0-9]*"))]:
+            if path.is_file():
+                yield "an installed system library", path
+    import ctypes.util
+
+    # Slow (it runs ldconfig), so only reached when nothing above was found.
+    name = ctypes.util.find_library("symmetric_encryption")
+    if name:
+        # A bare name (Linux): the dynamic linker finds it in its configured directories.
+        yield "the system linker's search (ctypes.util.find_library)", Path(name)
+
+
 def _load() -> tuple[ctypes.CDLL, Path]:
     tried: list[str] = []
-    for why, path in _candidates():
+    for why, path in itertools.chain(_candidates(), _system_candidates()):
+        if why.startswith("the system linker"):
+            try:
+                return ctypes.CDLL(str(path)), path
+            except OSError as e:
+                tried.append(f"  {path} ({why}): {e}")
+            continue
         if not path.is_file():
             tried.append(f"  {path} ({why}): not found")
         else:
@@ -74,7 +111,9 @@ def _load() -> tuple[ctypes.CDLL, Path]:
         "symmetric_encryption: cannot load the native library "
         f"{LIB_FILE}. Looked in:\n"
         + "\n".join(tried)
+        + "\n  the system library directories and the linker cache: not found"
         + f"\nBuild it with `cargo build --release --lib` and set {LIB_ENV_VAR} to its path, "
+        "install the system library (libsymmetric_encryption.so), "
         "or reinstall the package from the repository (pip install ./bindings/python)."
     )
 

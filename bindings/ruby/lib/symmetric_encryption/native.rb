@@ -8,8 +8,13 @@ module SymmetricEncryption
   #
   # Finding the library, in order:
   # 1. the path in `SYMMETRIC_ENCRYPTION_LIB`;
-  # 2. a copy built into the gem (`lib/symmetric_encryption/native/`, see `rake native`);
-  # 3. the repository's `target/release` (a checkout of the whole project).
+  # 2. a copy built into the gem: `lib/symmetric_encryption/native/` (see `rake native`), or
+  #    `symmetric_encryption/native/` in the gem's extension directory (built by `gem install`);
+  # 3. the repository's `target/release` (a checkout of the whole project);
+  # 4. an installed system library (a distribution package or `make install`): the
+  #    directories of LD_LIBRARY_PATH, Ruby's libdir, /usr/local/lib, /usr/lib and /lib (with
+  #    their multiarch and lib64 variants), the linker cache (`ldconfig -p`), then the
+  #    dynamic linker's own search by name. A runtime package's `.so.MAJOR` is found too.
   module Native
     extend FFI::Library
 
@@ -18,12 +23,65 @@ module SymmetricEncryption
     # Where the library is looked for, in order.
     # @return [Array<String>]
     def self.candidates
+      (local_candidates + system_candidates).uniq
+    end
+
+    # The environment variable, the gem's own copies and the repository's build.
+    # @return [Array<String>]
+    def self.local_candidates
       list = []
       env = ENV["SYMMETRIC_ENCRYPTION_LIB"]
       list << env if env && !env.empty?
       list << File.expand_path("native/#{LIB_NAME}", __dir__)
+      list.concat(extension_candidates)
       list << File.expand_path("../../../../target/release/#{LIB_NAME}", __dir__)
-      list
+    end
+
+    # The copy `gem install` built into the gem's extension directory (on the load path once
+    # the gem is activated).
+    # @return [Array<String>]
+    def self.extension_candidates
+      $LOAD_PATH.map { |dir| File.join(dir.to_s, "symmetric_encryption", "native", LIB_NAME) }
+                .reject { |path| path == File.expand_path("native/#{LIB_NAME}", __dir__) }
+                .select { |path| File.file?(path) }
+    end
+
+    # System directories a packager installs shared libraries into, most specific first.
+    # @return [Array<String>]
+    def self.system_dirs
+      dirs = ENV.fetch("LD_LIBRARY_PATH", "").split(File::PATH_SEPARATOR).reject(&:empty?)
+      dirs << RbConfig::CONFIG["libdir"] if defined?(RbConfig)
+      multiarch = defined?(RbConfig) ? RbConfig::CONFIG["arch"].to_s.sub(/-linux.*/, "-linux-gnu") : ""
+      ["/usr/local/lib", "/usr/lib", "/lib"].each do |base|
+        dirs << File.join(base, multiarch) unless multiarch.empty?
+        dirs << "#{base}64" << base
+      end
+      dirs.compact.uniq
+    end
+
+    # An installed system library: `libsymmetric_encryption.so` (the development symlink) or
+    # the versioned `.so.MAJOR` a runtime package ships, in system_dirs, then in the linker
+    # cache.
+    # @return [Array<String>]
+    def self.system_candidates
+      found = system_dirs.flat_map do |dir|
+        [File.join(dir, LIB_NAME), *Dir.glob(File.join(dir, "#{LIB_NAME}.[0-9]*")).sort]
+      end
+      found.select { |path| File.file?(path) } + ldconfig_candidates
+    end
+
+    # Paths the linker cache knows for the library (Linux).
+    # @return [Array<String>]
+    def self.ldconfig_candidates
+      ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"].find { |p| File.executable?(p) }
+      return [] unless ldconfig
+
+      IO.popen([ldconfig, "-p"], err: File::NULL, &:read).each_line.filter_map do |line|
+        name, path = line.split("=>").map(&:strip)
+        path if name&.start_with?(LIB_NAME) && path && File.file?(path)
+      end
+    rescue SystemCallError
+      []
     end
 
     # @return [String] the path of the library that was loaded
@@ -35,12 +93,24 @@ module SymmetricEncryption
         raise LoadError, "SYMMETRIC_ENCRYPTION_LIB is set to #{env.inspect}, but no file is there. " \
                          "Point it at libsymmetric_encryption (built by `cargo build --release --lib`) or unset it."
       end
-      found = candidates.find { |path| File.file?(path) }
+      found = local_candidates.find { |path| File.file?(path) } || system_candidates.first
       return found if found
+      # Last, the dynamic linker's own search by name (its configured directories).
+      return LIB_NAME if loadable?(LIB_NAME)
 
-      raise LoadError, "symmetric-encryption: cannot find #{LIB_NAME}. Looked in: #{candidates.join(', ')}. " \
-                       "Build it with `cargo build --release --lib` in the repository, or set " \
-                       "SYMMETRIC_ENCRYPTION_LIB to its path."
+      raise LoadError, "symmetric-encryption: cannot find #{LIB_NAME}. Looked in: #{candidates.join(', ')}, " \
+                       "the system library directories (#{system_dirs.join(', ')}) and the linker cache. " \
+                       "Build it with `cargo build --release --lib` in the repository, install the gem " \
+                       "(gem install symmetric-encryption-ffi compiles it), install the system library, " \
+                       "or set SYMMETRIC_ENCRYPTION_LIB to its path."
+    end
+
+    # Whether the dynamic linker can open `name` by itself.
+    def self.loadable?(name)
+      FFI::DynamicLibrary.open(name, FFI::DynamicLibrary::RTLD_LAZY | FFI::DynamicLibrary::RTLD_LOCAL)
+      true
+    rescue LoadError
+      false
     end
 
     LIBRARY_PATH = find_library

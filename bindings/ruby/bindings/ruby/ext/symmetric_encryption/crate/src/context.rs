@@ -1,0 +1,196 @@
+//! The loaded ciphers of one environment: the primary (which encrypts) and the others (which
+//! still decrypt), looked up by the version in a value's header (SPEC section 5).
+
+use std::sync::Arc;
+
+use crate::cipher::{Cipher, ValueOptions};
+use crate::encoding::Encoding;
+use crate::error::{Error, Result};
+use crate::header::{self, Header};
+
+/// Per-call options of [`Context::encrypt`]. `None` means "the default".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncryptOptions {
+    /// Default: the context's `randomize_iv` setting.
+    pub random_iv: Option<bool>,
+    /// Default: no compression.
+    pub compress: Option<bool>,
+    /// Default: the entry's `always_add_header`.
+    pub header: Option<bool>,
+    /// Default: the primary cipher.
+    pub version: Option<u8>,
+}
+
+/// One environment's ciphers. Immutable once built and safe to share between threads.
+#[derive(Debug, Clone)]
+pub struct Context {
+    ciphers: Vec<Arc<Cipher>>,
+    randomize_iv: bool,
+}
+
+impl Context {
+    /// A context whose first cipher is the primary. Refuses an empty list and encodings mixed
+    /// other than base64 with base64strict. Ciphers may share a version, as in the gem: lookup by
+    /// version returns the first with it (the primary first, then in order), and the primary
+    /// still encrypts.
+    pub fn new(ciphers: Vec<Cipher>) -> Result<Self> {
+        let Some(primary) = ciphers.first() else {
+            return Err(Error::Config("a context needs at least one cipher".into()));
+        };
+        for c in &ciphers {
+            if !compatible_encodings(primary.encoding(), c.encoding()) {
+                return Err(Error::Config(format!(
+                    "cipher version {} uses encoding {} but the primary (version {}) uses {}: \
+                     values are decoded with the primary's encoding before the header can be \
+                     read, so only base64 and base64strict may be mixed. Give every cipher of \
+                     this environment the same encoding",
+                    c.version(),
+                    c.encoding(),
+                    primary.version(),
+                    primary.encoding()
+                )));
+            }
+        }
+        Ok(Context {
+            ciphers: ciphers.into_iter().map(Arc::new).collect(),
+            randomize_iv: false,
+        })
+    }
+
+    /// The same context with the `randomize_iv` default set.
+    pub fn with_randomize_iv(mut self, randomize_iv: bool) -> Self {
+        self.randomize_iv = randomize_iv;
+        self
+    }
+
+    /// Whether values get a random iv by default.
+    pub fn randomize_iv(&self) -> bool {
+        self.randomize_iv
+    }
+
+    /// The cipher that encrypts.
+    pub fn primary(&self) -> &Cipher {
+        &self.ciphers[0]
+    }
+
+    /// All ciphers, primary first.
+    pub fn ciphers(&self) -> impl Iterator<Item = &Cipher> {
+        self.ciphers.iter().map(|c| &**c)
+    }
+
+    /// The cipher with `version` (primary first, then the others in order).
+    pub fn cipher(&self, version: u8) -> Option<&Cipher> {
+        self.ciphers().find(|c| c.version() == version)
+    }
+
+    /// The cipher a header with `version` selects: that version's, or the primary when no
+    /// cipher has it and the version is 0.
+    pub fn cipher_for_header(&self, version: u8) -> Result<&Cipher> {
+        match self.cipher(version) {
+            Some(c) => Ok(c),
+            None if version == 0 => Ok(self.primary()),
+            None => Err(self.unknown_version(version)),
+        }
+    }
+
+    fn unknown_version(&self, version: u8) -> Error {
+        let versions: Vec<String> = self.ciphers().map(|c| c.version().to_string()).collect();
+        Error::Cipher(format!(
+            "no cipher with version {version} is configured (versions configured: {}): the value \
+             was encrypted with a key that is not in this configuration",
+            versions.join(", ")
+        ))
+    }
+
+    /// The cipher with `version`, or an error listing the versions that exist.
+    pub fn cipher_by_version(&self, version: u8) -> Result<&Cipher> {
+        self.cipher(version)
+            .ok_or_else(|| self.unknown_version(version))
+    }
+
+    /// The text encoding of the primary cipher (used to decode every value).
+    pub fn encoding(&self) -> Encoding {
+        self.primary().encoding()
+    }
+
+    /// Resolves `opts` against the defaults: the cipher that encrypts and its options.
+    pub fn resolve(&self, opts: &EncryptOptions) -> Result<(&Cipher, ValueOptions)> {
+        let cipher = match opts.version {
+            Some(v) => self.cipher_by_version(v)?,
+            None => self.primary(),
+        };
+        let mut vo = cipher.default_options(self.randomize_iv);
+        if let Some(r) = opts.random_iv {
+            vo.random_iv = r;
+        }
+        if let Some(c) = opts.compress {
+            vo.compress = c;
+        }
+        if let Some(h) = opts.header {
+            vo.header = h;
+        }
+        Ok((cipher, vo))
+    }
+
+    /// Encrypts and encodes `data`. Empty in, empty out.
+    pub fn encrypt(&self, data: &[u8], opts: &EncryptOptions) -> Result<Vec<u8>> {
+        let (cipher, vo) = self.resolve(opts)?;
+        cipher.encrypt(data, vo)
+    }
+
+    /// Encrypts `data` without encoding.
+    pub fn binary_encrypt(&self, data: &[u8], opts: &EncryptOptions) -> Result<Vec<u8>> {
+        let (cipher, vo) = self.resolve(opts)?;
+        cipher.binary_encrypt(data, vo)
+    }
+
+    /// Decodes and decrypts `data`; the cipher is chosen by the header's version, else the
+    /// primary. Empty in, empty out.
+    pub fn decrypt(&self, data: &[u8]) -> Result<Vec<u8>> {
+        self.decrypt_with_version(data, None)
+    }
+
+    /// As [`Context::decrypt`], with the version to use for a value that has no header.
+    pub fn decrypt_with_version(&self, data: &[u8], version: Option<u8>) -> Result<Vec<u8>> {
+        if data.is_empty() {
+            return Ok(Vec::new());
+        }
+        let binary = self.encoding().decode(data)?;
+        self.binary_decrypt_with_version(&binary, version)
+    }
+
+    /// Decrypts a binary (decoded) value.
+    pub fn binary_decrypt_with_version(&self, data: &[u8], version: Option<u8>) -> Result<Vec<u8>> {
+        if data.is_empty() {
+            return Ok(Vec::new());
+        }
+        match header::parse(data)? {
+            Some(p) => self
+                .cipher_for_header(p.header.version)?
+                .decrypt_parsed(data, Some(&p), 0),
+            None => {
+                let cipher = match version {
+                    Some(v) => self.cipher_by_version(v)?,
+                    None => self.primary(),
+                };
+                cipher.decrypt_parsed(data, None, 0)
+            }
+        }
+    }
+
+    /// Whether `data` looks encrypted: it starts with the encoded magic bytes.
+    pub fn is_encrypted(&self, data: &[u8]) -> bool {
+        data.starts_with(self.encoding().magic_prefix())
+    }
+
+    /// Decodes `data` and parses its header, if it has one.
+    pub fn header(&self, data: &[u8]) -> Result<Option<Header>> {
+        let binary = self.encoding().decode(data)?;
+        Ok(header::parse(&binary)?.map(|p| p.header))
+    }
+}
+
+fn compatible_encodings(a: Encoding, b: Encoding) -> bool {
+    use Encoding::*;
+    a == b || matches!((a, b), (Base64, Base64Strict) | (Base64Strict, Base64))
+}

@@ -1,0 +1,632 @@
+//! Single values: encrypt, decrypt, inspect, encode.
+
+use std::ffi::c_char;
+
+use super::context::{ctx_ref, fill_name, flag, se_context};
+use super::{bytes, check_out, guard, guard_value, se_status, write_out};
+use crate::context::EncryptOptions;
+use crate::error::Error;
+use crate::header::{self, Header};
+
+/// A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+/// An empty result has `data == NULL` and `len == 0`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct se_bytes {
+    pub data: *mut u8,
+    pub len: usize,
+}
+
+impl se_bytes {
+    pub(crate) const EMPTY: se_bytes = se_bytes {
+        data: std::ptr::null_mut(),
+        len: 0,
+    };
+
+    pub(crate) fn from_vec(v: Vec<u8>) -> se_bytes {
+        if v.is_empty() {
+            return se_bytes::EMPTY;
+        }
+        let b = v.into_boxed_slice();
+        let len = b.len();
+        se_bytes {
+            data: Box::into_raw(b).cast(),
+            len,
+        }
+    }
+}
+
+/// Per-call options of `se_encrypt`. Every field is -1 for "the default".
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct se_encrypt_options {
+    /// -1 = the context's randomize_iv setting, 0 = no, 1 = yes.
+    pub random_iv: i32,
+    /// -1 = default (no), 0, 1.
+    pub compress: i32,
+    /// -1 = the cipher's always_add_header, 0, 1.
+    pub header: i32,
+    /// -1 = the primary cipher, else 0..255.
+    pub version: i32,
+}
+
+impl se_encrypt_options {
+    pub(crate) fn resolve(&self) -> Result<EncryptOptions, Error> {
+        let tri = |v: i32, what: &str| -> Result<Option<bool>, Error> {
+            if v == -1 {
+                Ok(None)
+            } else {
+                flag(v, false, what).map(Some)
+            }
+        };
+        Ok(EncryptOptions {
+            random_iv: tri(self.random_iv, "random_iv")?,
+            compress: tri(self.compress, "compress")?,
+            header: tri(self.header, "header")?,
+            version: version_arg(self.version)?,
+        })
+    }
+}
+
+/// -1 = none, 0..255 = that version.
+pub(crate) fn version_arg(v: i32) -> Result<Option<u8>, Error> {
+    match v {
+        -1 => Ok(None),
+        0..=255 => Ok(Some(v as u8)),
+        _ => Err(Error::Argument(format!(
+            "version must be -1 (default) or 0..255, got {v}"
+        ))),
+    }
+}
+
+/// Options with every field -1 (all defaults).
+#[no_mangle]
+pub extern "C" fn se_encrypt_options_default() -> se_encrypt_options {
+    se_encrypt_options {
+        random_iv: -1,
+        compress: -1,
+        header: -1,
+        version: -1,
+    }
+}
+
+/// Reads optional encrypt options.
+///
+/// # Safety
+/// `options` must be NULL or valid for a read.
+unsafe fn options(options: *const se_encrypt_options) -> Result<EncryptOptions, Error> {
+    if options.is_null() {
+        return Ok(EncryptOptions::default());
+    }
+    // SAFETY: non-NULL and readable per the caller's contract.
+    unsafe { &*options }.resolve()
+}
+
+/// Shared shape of the byte-in, bytes-out calls.
+///
+/// # Safety
+/// As for the exported functions that call it.
+unsafe fn bytes_call(
+    name: &str,
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    out: *mut se_bytes,
+    f: impl FnOnce(&crate::Context, &[u8]) -> Result<Vec<u8>, Error>,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL out-parameter, valid for writes per the caller's contract.
+        unsafe { out.write(se_bytes::EMPTY) };
+    }
+    guard(name, || {
+        check_out(out, "out")?;
+        // SAFETY: caller's contract on ctx and data.
+        let (ctx, data) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
+        let result = f(ctx, data)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_bytes::from_vec(result), "out") }
+    })
+}
+
+/// Encrypts `data` and encodes it with the context's encoding. `options` NULL = defaults.
+/// Empty input gives empty output. On success `*out` holds the result: free it with
+/// `se_bytes_free`. Thread-safe: many threads may share `ctx`.
+/// Errors: `SE_ERROR_ARGUMENT` (NULL ctx/out, NULL data with len > 0, bad option),
+/// `SE_ERROR_CIPHER` (the requested version is not configured).
+///
+/// # Safety
+/// `ctx` a live handle; `data` valid for `len` bytes (or NULL with len 0); `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    options: *const se_encrypt_options,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        bytes_call("se_encrypt", ctx, data, len, out, |c, d| {
+            let o = self::options(options)?;
+            c.encrypt(d, &o)
+        })
+    }
+}
+
+/// Decodes and decrypts `data`; the cipher is chosen by the header's version (no header: the
+/// primary). On success `*out` holds the plaintext: free it with `se_bytes_free`.
+/// Errors: `SE_ERROR_ENCODING` (not valid for the encoding), `SE_ERROR_CIPHER` (bad or
+/// truncated header, unknown version, bad padding, wrong key), `SE_ERROR_AUTHENTICATION` (the
+/// auth tag does not match: tampered, truncated or wrong key), `SE_ERROR_ARGUMENT`.
+///
+/// # Safety
+/// As `se_encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { bytes_call("se_decrypt", ctx, data, len, out, |c, d| c.decrypt(d)) }
+}
+
+/// As `se_decrypt`, with the version whose cipher decrypts a value that has no header
+/// (-1 = the primary). A value with a header is still decrypted by its header's version.
+///
+/// # Safety
+/// As `se_encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_version(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    version: i32,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        bytes_call("se_decrypt_version", ctx, data, len, out, |c, d| {
+            c.decrypt_with_version(d, version_arg(version)?)
+        })
+    }
+}
+
+/// As `se_encrypt` without the encoding step: the binary value (header + ciphertext).
+///
+/// # Safety
+/// As `se_encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_binary(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    options: *const se_encrypt_options,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        bytes_call("se_encrypt_binary", ctx, data, len, out, |c, d| {
+            let o = self::options(options)?;
+            c.binary_encrypt(d, &o)
+        })
+    }
+}
+
+/// As `se_decrypt_version` for a binary (not encoded) value.
+///
+/// # Safety
+/// As `se_encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_binary(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    version: i32,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        bytes_call("se_decrypt_binary", ctx, data, len, out, |c, d| {
+            c.binary_decrypt_with_version(d, version_arg(version)?)
+        })
+    }
+}
+
+/// Encodes `data` with the context's (primary cipher's) encoding. Free `*out` with
+/// `se_bytes_free`.
+///
+/// # Safety
+/// As `se_encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn se_encode(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        bytes_call("se_encode", ctx, data, len, out, |c, d| {
+            Ok(c.encoding().encode(d))
+        })
+    }
+}
+
+/// Decodes `data` with the context's encoding. Errors: `SE_ERROR_ENCODING`.
+///
+/// # Safety
+/// As `se_encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decode(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    out: *mut se_bytes,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        bytes_call("se_decode", ctx, data, len, out, |c, d| {
+            c.encoding().decode(d)
+        })
+    }
+}
+
+/// Frees a buffer returned by the library, zeroing it first. NULL, or a buffer whose `data` is
+/// NULL, is accepted. Sets `data` to NULL and `len` to 0.
+///
+/// # Safety
+/// `bytes` must be NULL or point to an `se_bytes` filled by this library and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn se_bytes_free(bytes: *mut se_bytes) {
+    guard_value("se_bytes_free", (), || {
+        if bytes.is_null() {
+            return;
+        }
+        // SAFETY: non-NULL and points to an se_bytes per the caller's contract.
+        let b = unsafe { &mut *bytes };
+        if !b.data.is_null() {
+            // SAFETY: data/len came from Box<[u8]>::into_raw in se_bytes::from_vec.
+            let mut owned =
+                unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(b.data, b.len)) };
+            zeroize::Zeroize::zeroize(&mut owned[..]);
+        }
+        *b = se_bytes::EMPTY;
+    })
+}
+
+/// 1 if the encoded value starts with the encoded magic header (the gem's `encrypted?`), else
+/// 0. Also 0 for NULL arguments.
+///
+/// # Safety
+/// `ctx` a live handle; `data` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn se_is_encrypted(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    guard_value("se_is_encrypted", 0, || {
+        // SAFETY: caller's contract.
+        match unsafe { (ctx_ref(ctx), bytes(data, len, "data")) } {
+            (Ok(c), Ok(d)) => c.is_encrypted(d) as i32,
+            _ => 0,
+        }
+    })
+}
+
+/// What a value's header says.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct se_header_info {
+    /// 1 when the value has a header; when 0 the other fields are 0.
+    pub present: i32,
+    /// Version of the cipher that wrote it.
+    pub version: i32,
+    /// 1 when the data was compressed.
+    pub compressed: i32,
+    /// Length of the iv in the header (0 = none).
+    pub iv_len: u32,
+    /// 1 when the header carries an encrypted key.
+    pub has_key: i32,
+    /// 1 when the header carries an auth tag.
+    pub has_auth_tag: i32,
+    /// Chunk size of a chunked stream, else 0.
+    pub chunk_size: u32,
+    /// Header length in bytes.
+    pub header_len: u32,
+    /// The cipher name in the header, NUL-terminated; "" when absent.
+    pub cipher_name: [c_char; 32],
+}
+
+/// The C description of a header (all zero when there is none).
+pub(crate) fn header_info(h: Option<&Header>) -> se_header_info {
+    let mut info = se_header_info {
+        present: 0,
+        version: 0,
+        compressed: 0,
+        iv_len: 0,
+        has_key: 0,
+        has_auth_tag: 0,
+        chunk_size: 0,
+        header_len: 0,
+        cipher_name: [0; 32],
+    };
+    if let Some(h) = h {
+        info.present = 1;
+        info.version = h.version as i32;
+        info.compressed = h.compressed as i32;
+        info.iv_len = h.iv.as_ref().map_or(0, |v| v.len() as u32);
+        info.has_key = h.encrypted_key.is_some() as i32;
+        info.has_auth_tag = h.auth_tag.is_some() as i32;
+        info.chunk_size = h.chunk_size().unwrap_or(0) as u32;
+        info.header_len = h.to_bytes().map_or(0, |b| b.len() as u32);
+        fill_name(
+            &mut info.cipher_name,
+            h.cipher_name.as_deref().unwrap_or(""),
+        );
+    }
+    info
+}
+
+/// Decodes `data` with the context's encoding and describes its header into `*out` (`present`
+/// = 0 when it has none). With `binary` = 1, `data` is not decoded first.
+/// Errors: `SE_ERROR_ENCODING`, `SE_ERROR_CIPHER` (a malformed header), `SE_ERROR_ARGUMENT`.
+///
+/// # Safety
+/// As `se_encrypt`; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_header(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    binary: i32,
+    out: *mut se_header_info,
+) -> se_status {
+    guard("se_header", || {
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let (ctx, data) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
+        let decoded;
+        let raw = if flag(binary, false, "binary")? {
+            data
+        } else {
+            decoded = ctx.encoding().decode(data)?;
+            &decoded
+        };
+        let parsed = header::parse(raw)?;
+        let info = header_info(parsed.as_ref().map(|p| &p.header));
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, info, "out") }
+    })
+}
+
+/// Fills `*out` with `len` bytes from the operating system's CSPRNG (for new keys, ivs and
+/// passwords). Free with `se_bytes_free`. Errors: `SE_ERROR_ARGUMENT` (len over 1 MiB).
+///
+/// # Safety
+/// `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_random_bytes(len: usize, out: *mut se_bytes) -> se_status {
+    guard("se_random_bytes", || {
+        check_out(out, "out")?;
+        if len > 1 << 20 {
+            return Err(Error::Argument(format!(
+                "len {len} is over the 1 MiB limit"
+            )));
+        }
+        let mut v = vec![0u8; len];
+        crate::crypto::fill_random(&mut v)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_bytes::from_vec(v), "out") }
+    })
+}
+
+/// A borrowed input buffer, for the batch calls.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct se_slice {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// Shared shape of the batch calls: runs `f` over `count` inputs into `outs`. On failure every
+/// output produced so far is freed, `*failed_index` (may be NULL) gets the failing index and
+/// the status is that input's.
+///
+/// # Safety
+/// As for the exported batch functions.
+unsafe fn batch_call(
+    name: &str,
+    ctx: *const se_context,
+    inputs: *const se_slice,
+    count: usize,
+    outs: *mut se_bytes,
+    failed_index: *mut usize,
+    f: impl Fn(&crate::Context, &[u8]) -> Result<Vec<u8>, Error>,
+) -> se_status {
+    guard(name, || {
+        if count == 0 {
+            return Ok(());
+        }
+        if inputs.is_null() || outs.is_null() {
+            return Err(Error::Argument("inputs or outs is NULL".into()));
+        }
+        // SAFETY: caller's contract: ctx is live, `inputs` holds `count` slices and `outs` room
+        // for `count` se_bytes.
+        let (ctx, inputs, outs) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                std::slice::from_raw_parts(inputs, count),
+                std::slice::from_raw_parts_mut(outs, count),
+            )
+        };
+        for o in outs.iter_mut() {
+            *o = se_bytes::EMPTY;
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            // SAFETY: each slice is valid for its length per the contract.
+            let result =
+                unsafe { bytes(input.data, input.len, "inputs[i].data") }.and_then(|d| f(ctx, d));
+            match result {
+                Ok(v) => outs[i] = se_bytes::from_vec(v),
+                Err(e) => {
+                    for o in outs[..i].iter_mut() {
+                        // SAFETY: filled by from_vec above.
+                        unsafe { se_bytes_free(o) };
+                    }
+                    if !failed_index.is_null() {
+                        // SAFETY: non-NULL, writable per the contract.
+                        unsafe { failed_index.write(i) };
+                    }
+                    return Err(e.context(format_args!("value {i}")));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
+/// rotation), with the same `options` for all. `outs` must have room for `count` results; free
+/// each with `se_bytes_free`. On failure nothing is left allocated in `outs`, and
+/// `*failed_index` (may be NULL) says which input failed.
+///
+/// # Safety
+/// `ctx` a live context; `inputs` `count` valid slices; `outs` writable for `count` items.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_many(
+    ctx: *const se_context,
+    inputs: *const se_slice,
+    count: usize,
+    options: *const se_encrypt_options,
+    outs: *mut se_bytes,
+    failed_index: *mut usize,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    let opts = match unsafe { self::options(options) } {
+        Ok(o) => o,
+        Err(e) => return guard("se_encrypt_many", || Err(e)),
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        batch_call(
+            "se_encrypt_many",
+            ctx,
+            inputs,
+            count,
+            outs,
+            failed_index,
+            |c, d| c.encrypt(d, &opts),
+        )
+    }
+}
+
+/// Decrypts `count` values in one call. As `se_encrypt_many` for ownership and failures.
+///
+/// # Safety
+/// As `se_encrypt_many`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_many(
+    ctx: *const se_context,
+    inputs: *const se_slice,
+    count: usize,
+    outs: *mut se_bytes,
+    failed_index: *mut usize,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        batch_call(
+            "se_decrypt_many",
+            ctx,
+            inputs,
+            count,
+            outs,
+            failed_index,
+            |c, d| c.decrypt(d),
+        )
+    }
+}
+
+/// Encrypts into a caller-supplied buffer (no allocation handed to the caller). `*out_len` gets
+/// the result's length; when `out_cap` is too small the call returns `SE_ERROR_ARGUMENT` and
+/// `*out_len` is the size needed (retry with a buffer that large).
+///
+/// # Safety
+/// `ctx` live; `data` valid for `len`; `out_buf` writable for `out_cap`; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_into(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    options: *const se_encrypt_options,
+    out_buf: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> se_status {
+    guard("se_encrypt_into", || {
+        check_out(out_len, "out_len")?;
+        // SAFETY: caller's contract.
+        let (c, d, o) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                bytes(data, len, "data")?,
+                self::options(options)?,
+            )
+        };
+        let v = c.encrypt(d, &o)?;
+        // SAFETY: caller's contract.
+        unsafe { copy_into(&v, out_buf, out_cap, out_len) }
+    })
+}
+
+/// Decrypts into a caller-supplied buffer. As `se_encrypt_into` for sizes; the buffer is not
+/// zeroed by the library: the caller owns the plaintext.
+///
+/// # Safety
+/// As `se_encrypt_into`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_into(
+    ctx: *const se_context,
+    data: *const u8,
+    len: usize,
+    out_buf: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> se_status {
+    guard("se_decrypt_into", || {
+        check_out(out_len, "out_len")?;
+        // SAFETY: caller's contract.
+        let (c, d) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
+        let v = zeroize::Zeroizing::new(c.decrypt(d)?);
+        // SAFETY: caller's contract.
+        unsafe { copy_into(&v, out_buf, out_cap, out_len) }
+    })
+}
+
+/// # Safety
+/// `out_buf` writable for `out_cap` bytes (or NULL with 0); `out_len` writable.
+unsafe fn copy_into(
+    v: &[u8],
+    out_buf: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> Result<(), Error> {
+    // SAFETY: out_len checked non-NULL by the caller.
+    unsafe { out_len.write(v.len()) };
+    if v.len() > out_cap {
+        return Err(Error::Argument(format!(
+            "the output buffer holds {out_cap} bytes, {} are needed",
+            v.len()
+        )));
+    }
+    if !v.is_empty() {
+        if out_buf.is_null() {
+            return Err(Error::Argument("out_buf is NULL".into()));
+        }
+        // SAFETY: out_buf writable for out_cap >= v.len() bytes; no overlap with our Vec.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), out_buf, v.len()) };
+    }
+    Ok(())
+}

@@ -1,0 +1,808 @@
+//! The stream reader: every layout the gem writes, one chunk in memory at a time.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use flate2::read::GzDecoder;
+
+use super::chunked::{self, Chunker, NONCE_PREFIX_LEN};
+use super::{error_of_kind, into_error, to_io, ReaderOptions, IO_BLOCK, MAX_CHUNK_SIZE};
+use crate::cipher::{gcm_iv, Cipher, CipherName};
+use crate::context::Context;
+use crate::crypto::{CbcStream, PreparedKey, BLOCK_LEN, TAG_LEN};
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::{self, flags, Header, Parsed, MAGIC};
+
+/// Decrypts a stream written by [`Writer`](super::Writer) or the gem's `Writer`, as it is read.
+///
+/// GCM chunks are verified before any of their bytes are handed out, one chunk in memory at a
+/// time; a single-value GCM stream (at most 16 MiB) is read whole and verified first. An error
+/// after some verified chunks still surfaces as an error: discard what was read before it. Get
+/// the library's [`Error`] back out of the `io::Error` with [`into_error`](super::into_error).
+/// After an error every further read fails too, until a seek.
+///
+/// Seeking: uncompressed chunked streams seek directly, reading only the chunk that holds the
+/// offset. Every other layout seeks forward by reading and discarding, and backward by going
+/// back to the start of the stream and reading forward (as the gem does); `SeekFrom::End` on a
+/// compressed stream reads it to the end first. Seeking past the end is allowed; reads there
+/// return 0 bytes.
+pub struct Reader<R: Read> {
+    ctx: Context,
+    opts: ReaderOptions,
+    header: Option<Header>,
+    header_len: u64,
+    front: Front<R>,
+    pos: u64,
+    failed: Option<(ErrorKind, String)>,
+}
+
+impl<R: Read> std::fmt::Debug for Reader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("header", &self.header)
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the caller reads from: the decrypted body, or gzip over it.
+enum Front<R: Read> {
+    Plain(Body<R>),
+    /// Compressed, nothing read yet: the gzip decoder is made on the first read, unless the
+    /// body turns out to be empty (an empty compressed stream reads as empty, as in the gem).
+    Pending(Body<R>),
+    Gzip(Box<GzDecoder<Body<R>>>, bool),
+    Empty(Body<R>),
+    /// Only while being rebuilt.
+    Taken,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads the stream's header from `inner` and prepares to decrypt. The entry is the one
+    /// named by the header's version; a stream without a header uses `opts.version`, else the
+    /// primary. Errors: unknown version or malformed header (cipher), a key field that does not
+    /// authenticate (authentication), I/O.
+    pub fn new(ctx: &Context, inner: R, opts: &ReaderOptions) -> Result<Self> {
+        let ctx = ctx.clone();
+        let opened = open(&ctx, Source::new(inner), opts)?;
+        Ok(Reader {
+            ctx,
+            opts: *opts,
+            header: opened.header,
+            header_len: opened.header_len,
+            front: opened.front,
+            pos: 0,
+            failed: None,
+        })
+    }
+
+    /// The stream's header, `None` for a stream without one.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+
+    /// Whether the stream is gzip-compressed (reads return the decompressed data).
+    pub fn is_compressed(&self) -> bool {
+        self.header.as_ref().is_some_and(|h| h.compressed)
+    }
+
+    /// The chunk size of a chunked GCM stream.
+    pub fn chunk_size(&self) -> Option<usize> {
+        self.header.as_ref().and_then(Header::chunk_size)
+    }
+
+    /// The plaintext position: bytes read (or skipped by seeking) so far.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn read_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(error_of_kind(*kind, message.clone()));
+        }
+        let result = self.read_front(buf);
+        match &result {
+            Ok(n) => self.pos += *n as u64,
+            Err(e) => self.failed = Some((e.kind(), e.to_string())),
+        }
+        result
+    }
+
+    fn read_front(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match &mut self.front {
+                Front::Plain(body) => return body.read_plain(buf),
+                Front::Empty(_) => return Ok(0),
+                Front::Taken => {
+                    return Err(Error::Internal("the stream reader lost its input".into()))
+                }
+                Front::Pending(body) => {
+                    body.fill()?;
+                    let empty = body.is_drained();
+                    let Front::Pending(body) = std::mem::replace(&mut self.front, Front::Taken)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.front = if empty {
+                        Front::Empty(body)
+                    } else {
+                        Front::Gzip(Box::new(GzDecoder::new(body)), false)
+                    };
+                }
+                Front::Gzip(_, true) => return Ok(0),
+                Front::Gzip(dec, ended) => match dec.read(buf) {
+                    Ok(0) => {
+                        // The gzip member ended: read (and so authenticate) whatever follows, up
+                        // to the end of the stream. Data after the member is ignored, as by
+                        // the gem's GzipReader.
+                        dec.get_mut().drain()?;
+                        *ended = true;
+                        return Ok(0);
+                    }
+                    Ok(n) => return Ok(n),
+                    Err(e) => return Err(gzip_error(e)),
+                },
+            }
+        }
+    }
+}
+
+fn gzip_error(e: io::Error) -> Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return into_error(e);
+    }
+    Error::Cipher(format!(
+        "the stream's header says it is compressed, but the decrypted data is not valid gzip \
+         ({e}): the stream was altered or truncated, or it was decrypted with the wrong key"
+    ))
+}
+
+impl<R: Read> Read for Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf).map_err(to_io)
+    }
+}
+
+impl<R: Read + Seek> Reader<R> {
+    /// The plaintext size when it is known without decrypting the data: uncompressed chunked
+    /// and single-value GCM streams (from the encrypted size) and uncompressed CBC streams (from
+    /// the encrypted size and the last block's padding). `None` for compressed streams. The
+    /// figure is not authenticated: reading the data is what verifies it.
+    pub fn size(&mut self) -> Result<Option<u64>> {
+        let header_len = self.header_len;
+        let body = match &mut self.front {
+            Front::Plain(b) => b,
+            _ => return Ok(None),
+        };
+        let start = body.src.stream_start()?;
+        let here = start + body.src.consumed;
+        let result = body.size(start + header_len);
+        body.src.seek_to(start, here)?;
+        result.map(Some)
+    }
+
+    fn seek_inner(&mut self, pos: SeekFrom) -> Result<u64> {
+        let target = match pos {
+            SeekFrom::Start(n) => n,
+            SeekFrom::Current(d) => offset(self.pos, d)?,
+            SeekFrom::End(d) => {
+                let size = match self.size()? {
+                    Some(s) => s,
+                    None => self.size_by_reading()?,
+                };
+                offset(size, d)?
+            }
+        };
+        let direct =
+            matches!(&self.front, Front::Plain(b) if matches!(b.kind, Kind::Chunked { .. }));
+        if direct {
+            self.seek_chunk(target)?;
+        } else {
+            self.seek_forward(target)?;
+        }
+        self.pos = target;
+        Ok(target)
+    }
+
+    /// Positions an uncompressed chunked stream at `target`, decrypting only the chunk that
+    /// holds it.
+    fn seek_chunk(&mut self, target: u64) -> Result<()> {
+        let size = self.size()?.unwrap_or(0);
+        let header_len = self.header_len;
+        let Front::Plain(body) = &mut self.front else {
+            return Err(Error::Internal("direct seek on a compressed stream".into()));
+        };
+        self.failed = None;
+        body.out.clear();
+        body.out_pos = 0;
+        let Kind::Chunked {
+            chunk_size,
+            index,
+            peeked,
+            ..
+        } = &mut body.kind
+        else {
+            return Err(Error::Internal("direct seek on an unchunked stream".into()));
+        };
+        *peeked = None;
+        if target >= size {
+            body.done = true;
+            return Ok(());
+        }
+        let c = *chunk_size as u64;
+        let k = target / c;
+        let start = body.src.stream_start()?;
+        body.src
+            .seek_to(start, start + header_len + k * (c + TAG_LEN as u64))?;
+        *index = k;
+        body.done = false;
+        body.fill()?;
+        body.out_pos = ((target - k * c) as usize).min(body.out.len());
+        Ok(())
+    }
+
+    /// Positions any stream at `target` by reading forward, from the start if `target` is
+    /// behind the current position.
+    fn seek_forward(&mut self, target: u64) -> Result<()> {
+        if target < self.pos || self.failed.is_some() {
+            self.rewind()?;
+        }
+        let mut scratch = vec![0u8; IO_BLOCK.min((target - self.pos) as usize)];
+        while self.pos < target {
+            let want = scratch.len().min((target - self.pos) as usize);
+            if self.read_inner(&mut scratch[..want])? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads from here to the end, returning the plaintext size.
+    fn size_by_reading(&mut self) -> Result<u64> {
+        let mut scratch = vec![0u8; IO_BLOCK];
+        while self.read_inner(&mut scratch)? > 0 {}
+        Ok(self.pos)
+    }
+
+    /// Goes back to the start of the stream and reads its header again.
+    fn rewind(&mut self) -> Result<()> {
+        let front = std::mem::replace(&mut self.front, Front::Taken);
+        let mut src = match front {
+            Front::Plain(b) | Front::Pending(b) | Front::Empty(b) => b.src,
+            Front::Gzip(d, _) => d.into_inner().src,
+            Front::Taken => {
+                return Err(Error::Internal(
+                    "the stream reader lost its input in an earlier failed seek".into(),
+                ))
+            }
+        };
+        let start = src.stream_start()?;
+        src.seek_to(start, start)?;
+        let opened = open(&self.ctx, Source::new(src.inner), &self.opts)?;
+        self.front = opened.front;
+        self.header = opened.header;
+        self.header_len = opened.header_len;
+        self.pos = 0;
+        self.failed = None;
+        Ok(())
+    }
+}
+
+fn offset(base: u64, delta: i64) -> Result<u64> {
+    base.checked_add_signed(delta).ok_or_else(|| {
+        Error::Argument(format!(
+            "cannot seek to {base} {} {}: before the start of the stream",
+            if delta < 0 { '-' } else { '+' },
+            delta.unsigned_abs()
+        ))
+    })
+}
+
+impl<R: Read + Seek> Seek for Reader<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let result = self.seek_inner(pos);
+        if let Err(e) = &result {
+            // A seek that failed part-way leaves the position undefined: reads fail until the
+            // next successful seek. A refused offset changes nothing.
+            if e.kind() != ErrorKind::Argument {
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        }
+        result.map_err(to_io)
+    }
+}
+
+/// The encrypted input: counts what it read (to find the stream's start again) and can give
+/// back the few bytes read while looking for a header.
+struct Source<R> {
+    inner: R,
+    pending: Vec<u8>,
+    consumed: u64,
+}
+
+impl<R: Read> Source<R> {
+    fn new(inner: R) -> Self {
+        Source {
+            inner,
+            pending: Vec::new(),
+            consumed: 0,
+        }
+    }
+
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if !self.pending.is_empty() {
+            let n = buf.len().min(self.pending.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            return Ok(n);
+        }
+        loop {
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.consumed += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("cannot read the encrypted stream", e)),
+            }
+        }
+    }
+
+    /// Appends to `buf` until it holds `want` bytes or the input ends. `grow`: enlarge `buf` a
+    /// block at a time (for data of unknown size) instead of all at once.
+    fn read_full(&mut self, buf: &mut Vec<u8>, want: usize, grow: bool) -> Result<()> {
+        while buf.len() < want {
+            let start = buf.len();
+            let step = if grow {
+                (want - start).min(IO_BLOCK.max(start))
+            } else {
+                want - start
+            };
+            buf.resize(start + step, 0);
+            let n = self.read_some(&mut buf[start..]);
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(e);
+                }
+            };
+            buf.truncate(start + n);
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read + Seek> Source<R> {
+    fn position(&mut self) -> Result<u64> {
+        self.inner.stream_position().map_err(seek_error)
+    }
+
+    /// Where the stream began in `inner` (where the reader was handed it). Valid only while
+    /// `inner` is where the reads counted in `consumed` left it.
+    fn stream_start(&mut self) -> Result<u64> {
+        let here = self.position()?;
+        here.checked_sub(self.consumed)
+            .ok_or_else(|| Error::Internal("the stream position went backwards".into()))
+    }
+
+    /// Moves `inner` to the absolute position `to`, keeping the count of bytes consumed in step
+    /// with the stream's `start`.
+    fn seek_to(&mut self, start: u64, to: u64) -> Result<()> {
+        self.inner.seek(SeekFrom::Start(to)).map_err(seek_error)?;
+        self.consumed = to.saturating_sub(start);
+        Ok(())
+    }
+}
+
+fn seek_error(e: io::Error) -> Error {
+    Error::io("cannot seek in the encrypted stream", e)
+}
+
+/// The decrypting layer: ciphertext in, decrypted (possibly gzip) bytes out.
+struct Body<R> {
+    src: Source<R>,
+    kind: Kind,
+    /// Decrypted bytes not handed out yet: `out[out_pos..]`. At most one chunk.
+    out: Vec<u8>,
+    out_pos: usize,
+    done: bool,
+}
+
+// One per stream, never in a collection: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Kind {
+    Cbc {
+        dec: Option<CbcStream>,
+        key: PreparedKey,
+        iv: [u8; BLOCK_LEN],
+        saw_any: bool,
+        inbuf: Vec<u8>,
+    },
+    /// GCM with the tag in the header: the whole body is read, then verified.
+    Single {
+        key: PreparedKey,
+        iv: [u8; 12],
+        aad: Vec<u8>,
+        tag: [u8; TAG_LEN],
+    },
+    Chunked {
+        chunker: Chunker,
+        chunk_size: usize,
+        index: u64,
+        /// The first byte of the next frame, read to learn that the current one is not the last.
+        peeked: Option<u8>,
+    },
+}
+
+impl<R: Read> Body<R> {
+    fn is_drained(&self) -> bool {
+        self.done && self.out_pos >= self.out.len()
+    }
+
+    /// Makes `out[out_pos..]` non-empty, unless the stream has ended.
+    fn fill(&mut self) -> Result<()> {
+        while self.out_pos >= self.out.len() && !self.done {
+            self.out.clear();
+            self.out_pos = 0;
+            match &mut self.kind {
+                Kind::Cbc {
+                    dec,
+                    saw_any,
+                    inbuf,
+                    ..
+                } => {
+                    inbuf.resize(IO_BLOCK, 0);
+                    let n = self.src.read_some(inbuf)?;
+                    let Some(d) = dec.as_mut() else {
+                        self.done = true;
+                        continue;
+                    };
+                    if n == 0 {
+                        let d = dec.take().expect("checked above");
+                        d.finish(&mut self.out, *saw_any)?;
+                        self.done = true;
+                    } else {
+                        *saw_any = true;
+                        d.update(&inbuf[..n], &mut self.out)?;
+                    }
+                }
+                Kind::Single { key, iv, aad, tag } => {
+                    self.src
+                        .read_full(&mut self.out, MAX_CHUNK_SIZE + 1, true)?;
+                    if self.out.len() > MAX_CHUNK_SIZE {
+                        self.out.clear();
+                        return Err(Error::Cipher(format!(
+                            "the stream has its auth tag in the header, so all of it has to be \
+                             read before any of it can be verified, and it is larger than the \
+                             {MAX_CHUNK_SIZE}-byte limit for that (writers chunk anything larger)"
+                        )));
+                    }
+                    key.gcm_open(iv, aad, &mut self.out, tag, "stream")?;
+                    self.done = true;
+                }
+                Kind::Chunked {
+                    chunker,
+                    chunk_size,
+                    index,
+                    peeked,
+                } => {
+                    // One buffer: the frame and one byte more, decrypted in place.
+                    let frame = *chunk_size + TAG_LEN;
+                    self.out.extend(peeked.take());
+                    self.src.read_full(&mut self.out, frame + 1, false)?;
+                    if self.out.is_empty() {
+                        if *index == 0 {
+                            return Err(chunked::cut_to_header());
+                        }
+                        self.done = true;
+                        continue;
+                    }
+                    let last = self.out.len() <= frame;
+                    if !last {
+                        *peeked = self.out.pop();
+                    }
+                    let plain_len = chunker.open(*index, last, &mut self.out)?;
+                    self.out.truncate(plain_len);
+                    *index += 1;
+                    self.done = last;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_plain(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.out_pos >= self.out.len() {
+            self.fill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+
+    /// Reads to the end of the stream, verifying and discarding.
+    fn drain(&mut self) -> Result<()> {
+        loop {
+            self.out_pos = self.out.len();
+            self.fill()?;
+            if self.is_drained() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Body<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_plain(buf).map_err(to_io)
+    }
+}
+
+impl<R: Read + Seek> Body<R> {
+    /// See [`Reader::size`]. Moves `src`; the caller puts it back.
+    fn size(&mut self, body_start: u64) -> Result<u64> {
+        let end = self.src.inner.seek(SeekFrom::End(0)).map_err(seek_error)?;
+        let d = end.checked_sub(body_start).ok_or_else(|| {
+            Error::Cipher("the stream is shorter than its header: it was truncated".into())
+        })?;
+        match &self.kind {
+            Kind::Chunked { chunk_size, .. } => chunked::plaintext_size(d, *chunk_size as u64),
+            Kind::Single { .. } => Ok(d),
+            Kind::Cbc { key, iv, .. } => {
+                if d == 0 {
+                    return Ok(0);
+                }
+                if d % BLOCK_LEN as u64 != 0 {
+                    return Err(Error::Cipher(format!(
+                        "wrong final block length: the CBC data is {d} bytes, not a multiple of \
+                         16 (the stream was truncated)"
+                    )));
+                }
+                let tail = if d >= 32 { 32 } else { 16 };
+                self.src
+                    .inner
+                    .seek(SeekFrom::Start(body_start + d - tail))
+                    .map_err(seek_error)?;
+                let mut last = [0u8; 32];
+                self.src
+                    .inner
+                    .read_exact(&mut last[..tail as usize])
+                    .map_err(|e| Error::io("cannot read the encrypted stream", e))?;
+                let (prev, block) = if tail == 32 {
+                    let mut p = [0u8; BLOCK_LEN];
+                    p.copy_from_slice(&last[..16]);
+                    (p, &last[16..32])
+                } else {
+                    (*iv, &last[..16])
+                };
+                let mut plain = Vec::with_capacity(16);
+                key.cbc_decrypt(&prev, block, &mut plain)?;
+                Ok(d - 16 + plain.len() as u64)
+            }
+        }
+    }
+}
+
+/// A freshly opened stream.
+struct Opened<R: Read> {
+    front: Front<R>,
+    header: Option<Header>,
+    header_len: u64,
+}
+
+/// Reads the header and sets up decryption.
+fn open<R: Read>(ctx: &Context, mut src: Source<R>, opts: &ReaderOptions) -> Result<Opened<R>> {
+    let parsed = read_header(&mut src)?;
+    let (entry, parsed) = match parsed {
+        Some((p, bytes)) => (ctx.cipher_for_header(p.header.version)?, Some((p, bytes))),
+        None => {
+            let entry = match opts.version {
+                Some(v) => ctx.cipher_by_version(v)?,
+                None => ctx.primary(),
+            };
+            (entry, None)
+        }
+    };
+    let Some((p, bytes)) = parsed else {
+        if entry.cipher_name().is_authenticated() {
+            return Err(Error::Cipher(format!(
+                "the stream has no header, but {} streams always have one (with the iv and auth \
+                 tag): it is not an encrypted stream, or not one of this cipher",
+                entry.cipher_name()
+            )));
+        }
+        let kind = cbc_kind(entry.prepared_key().clone(), entry.cbc_default_iv());
+        return Ok(Opened {
+            front: Front::Plain(Body::new(src, kind)),
+            header: None,
+            header_len: 0,
+        });
+    };
+    let h = &p.header;
+    let name = match &h.cipher_name {
+        Some(n) => CipherName::from_name(n)
+            .map_err(|_| Error::Cipher(format!("the header names an unsupported cipher {n:?}")))?,
+        None => entry.cipher_name(),
+    };
+    let key = entry.value_key(name, h, 0)?.into_owned();
+    let kind = if name.is_authenticated() {
+        gcm_kind(entry, name, key, &p, bytes)?
+    } else {
+        if h.auth_tag.is_some() || h.is_chunked() {
+            return Err(Error::Cipher(format!(
+                "the stream's header has an auth tag or chunk size, but {name} is not an \
+                 authenticated cipher, so they cannot be verified"
+            )));
+        }
+        let iv = match &h.iv {
+            Some(iv) => <[u8; BLOCK_LEN]>::try_from(iv.as_slice()).map_err(|_| {
+                Error::Cipher(format!(
+                    "the header's iv is {} bytes, {name} needs 16",
+                    iv.len()
+                ))
+            })?,
+            None => entry.cbc_default_iv(),
+        };
+        cbc_kind(key, iv)
+    };
+    let body = Body::new(src, kind);
+    Ok(Opened {
+        front: if h.compressed {
+            Front::Pending(body)
+        } else {
+            Front::Plain(body)
+        },
+        header_len: p.len as u64,
+        header: Some(p.header),
+    })
+}
+
+fn cbc_kind(key: PreparedKey, iv: [u8; BLOCK_LEN]) -> Kind {
+    Kind::Cbc {
+        dec: Some(key.cbc_decryptor(iv)),
+        key,
+        iv,
+        saw_any: false,
+        inbuf: Vec::new(),
+    }
+}
+
+fn gcm_kind(
+    entry: &Cipher,
+    name: CipherName,
+    key: PreparedKey,
+    p: &Parsed,
+    bytes: Vec<u8>,
+) -> Result<Kind> {
+    let h = &p.header;
+    if h.is_chunked() {
+        if h.auth_tag.is_some() {
+            return Err(Error::Cipher(
+                "the stream's header has both an auth tag and a chunk size: a chunked stream \
+                 carries its tags after each chunk"
+                    .into(),
+            ));
+        }
+        let iv = h.iv.as_deref().unwrap_or_default();
+        let prefix = <[u8; NONCE_PREFIX_LEN]>::try_from(iv).map_err(|_| {
+            Error::Cipher(format!(
+                "the chunked stream's nonce prefix (its header's iv) is {} bytes, it must be 7",
+                iv.len()
+            ))
+        })?;
+        let chunk_size = h
+            .chunk_size()
+            .ok_or_else(|| Error::Internal("chunked without a chunk size".into()))?;
+        return Ok(Kind::Chunked {
+            chunker: Chunker {
+                key,
+                prefix,
+                aad: bytes,
+            },
+            chunk_size,
+            index: 0,
+            peeked: None,
+        });
+    }
+    let Some(tag) = h.auth_tag else {
+        return Err(Error::Cipher(format!(
+            "{name} is an authenticated cipher, but the stream's header has no auth tag and is \
+             not chunked: a stream written by an unauthenticated cipher (or by \
+             symmetric-encryption 4.6) has to be read with the cipher that wrote it"
+        )));
+    };
+    let iv = gcm_iv(h.iv.as_deref().or(entry.iv()), name)?;
+    Ok(Kind::Single {
+        key,
+        iv,
+        aad: bytes[..p.aad_len].to_vec(),
+        tag,
+    })
+}
+
+impl<R> Body<R> {
+    fn new(src: Source<R>, kind: Kind) -> Self {
+        Body {
+            src,
+            kind,
+            out: Vec::new(),
+            out_pos: 0,
+            done: false,
+        }
+    }
+}
+
+/// Reads the header field by field (never past it). `None` when the stream does not start with
+/// one; the bytes looked at are given back to `src`. Returns the parsed header and its bytes.
+fn read_header<R: Read>(src: &mut Source<R>) -> Result<Option<(Parsed, Vec<u8>)>> {
+    let mut hb = Vec::with_capacity(128);
+    src.read_full(&mut hb, 6, false)?;
+    if hb.len() < 6 || !hb.starts_with(MAGIC) {
+        src.pending = hb;
+        return Ok(None);
+    }
+    let f = hb[5];
+    let mut take = |hb: &mut Vec<u8>, n: usize, what: &str| -> Result<()> {
+        let want = hb.len() + n;
+        src.read_full(hb, want, false)?;
+        if hb.len() < want {
+            return Err(Error::Cipher(format!(
+                "truncated header: the stream ends inside the header's {what}"
+            )));
+        }
+        Ok(())
+    };
+    for (flag, what) in [
+        (flags::IV, "iv"),
+        (flags::KEY, "encrypted key"),
+        (flags::CIPHER_NAME, "cipher name"),
+    ] {
+        if f & flag != 0 {
+            take(&mut hb, 2, &format!("length of the {what}"))?;
+            let n = u16::from_le_bytes([hb[hb.len() - 2], hb[hb.len() - 1]]) as usize;
+            take(&mut hb, n, what)?;
+        }
+    }
+    if f & flags::CHUNKED != 0 {
+        take(&mut hb, 1, "chunk size")?;
+    }
+    if f & flags::AUTH_TAG != 0 {
+        take(&mut hb, 2, "length of the auth tag")?;
+        let n = u16::from_le_bytes([hb[hb.len() - 2], hb[hb.len() - 1]]) as usize;
+        if n == TAG_LEN {
+            take(&mut hb, n, "auth tag")?;
+        }
+    }
+    if hb.len() == 6 {
+        // No fields: too short for `header::parse`, which needs more than 6 bytes to see a
+        // header in a value. In a stream it is a header (e.g. an empty stream written with the
+        // entry's key and iv); raw CBC data is never 6 bytes long.
+        let header = Header {
+            version: hb[4],
+            compressed: f & flags::COMPRESSED != 0,
+            reserved_flags: f & 0x03,
+            ..Header::default()
+        };
+        return Ok(Some((
+            Parsed {
+                header,
+                len: 6,
+                aad_len: 6,
+            },
+            hb,
+        )));
+    }
+    match header::parse(&hb)? {
+        Some(p) if p.len == hb.len() => Ok(Some((p, hb))),
+        _ => Err(Error::Internal(
+            "the stream header was read with a different length than it parses to".into(),
+        )),
+    }
+}
