@@ -28,6 +28,7 @@ use crate::config::{self, generate, Config};
 use crate::context::Context;
 use crate::error::Result;
 
+pub mod app;
 pub mod crypt;
 pub mod info;
 pub mod keys;
