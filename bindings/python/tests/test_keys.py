@@ -259,7 +259,7 @@ def test_in_memory_config_and_errors(workdir: Path) -> None:
     assert "ciphers:" in (workdir / "out.yml").read_text()
     with pytest.raises(se.ConfigError, match="staging"):
         cfg.activate_key(environments=["staging"])
-    with pytest.raises(se.ArgumentError):
+    with pytest.raises(se.ConfigError, match="vault9"):
         cfg.rotate_keys(keystore="vault9")
     with pytest.raises(se.ConfigError):
         keys.Config.load(workdir / "missing.yml")
@@ -281,10 +281,11 @@ def test_python_m_is_the_rust_command_line(workdir: Path) -> None:
                        capture_output=True, env=_env())
     assert r.returncode == 2
     r = subprocess.run(
-        [sys.executable, "-m", "symmetric_encryption", "--generate", "--keystore", "memory",
-         "--environments", "development,production", "--config", "se.yml"],
+        [sys.executable, "-m", "symmetric_encryption", "--generate", "--keystore", "environment",
+         "--app-name", "cli", "--environments", "development,production", "--config", "se.yml"],
         capture_output=True, env=_env(), cwd=workdir,
     )
     assert r.returncode == 0, r.stderr
+    assert b'export CLI_PRODUCTION_V1="' in r.stdout
     assert b"New configuration file created at: se.yml" in r.stdout
     assert keys.Config.load(workdir / "se.yml").environment("production").versions == (1,)
