@@ -387,7 +387,10 @@ static void test_in_memory_and_errors(void) {
   CHECK(se_config_rotate_keys(cfg, &o, &r) == SE_ERROR_ARGUMENT, "bad rolling_deploy");
   CHECK(se_config_rotate_keys(NULL, NULL, &r) == SE_ERROR_ARGUMENT, "NULL cfg");
   CHECK(se_config_rotate_keys(cfg, NULL, NULL) == SE_ERROR_ARGUMENT, "NULL report");
-  CHECK(se_config_load("/nonexistent/se.yml", &cfg) == SE_ERROR_CONFIG && cfg == NULL,
+  se_config_free(cfg);
+  cfg = NULL;
+  se_config *missing = (se_config *)1;
+  CHECK(se_config_load("/nonexistent/se.yml", &missing) == SE_ERROR_CONFIG && missing == NULL,
         "missing file");
   CHECK(strcmp(se_report_stdout(NULL), "") == 0 && se_report_line(NULL, 0) == NULL, "NULL report");
   se_config_free(NULL);
