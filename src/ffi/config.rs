@@ -54,6 +54,9 @@ pub struct se_key_options {
     pub rolling_deploy: i32,
 }
 
+/// A NUL-terminated string owned by a report, zeroed when freed.
+type CText = Zeroizing<Vec<u8>>;
+
 /// What a key-management call did, as the command line reports it. Every string is UTF-8,
 /// NUL-terminated and owned by the report (valid until `se_report_free`). Variable values are
 /// encrypted keys: the report zeroes its memory when freed.
@@ -62,7 +65,8 @@ pub struct se_report {
     stderr: Zeroizing<Vec<u8>>,
     lines: Vec<Zeroizing<Vec<u8>>>,
     files: Vec<Zeroizing<Vec<u8>>>,
-    variables: Vec<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, bool)>,
+    /// Name, value, heroku.
+    variables: Vec<(CText, CText, bool)>,
     removals: Vec<(Zeroizing<Vec<u8>>, Vec<u8>)>,
     written: bool,
     failures: usize,
