@@ -793,7 +793,10 @@ enum se_status se_context_load(const char *path, const char *environment, struct
 enum se_status se_context_load_yaml(const char *yaml, size_t yaml_len, const char *environment, struct se_context **out);
 
 /**
- * Frees a context. NULL is accepted. The keys it held are zeroized.
+ * Frees a context. NULL is accepted. The keys it held (raw key, AES key schedule, GHASH key,
+ * HMAC state, configured iv) are zeroized once no other context shares them: contexts made
+ * by `se_context_select`, `se_context_combine` and `se_context_with_max_decompressed_size`
+ * share their ciphers, and open readers and writers hold them too.
  *
  * # Safety
  * `ctx` must be NULL or a handle from this library not yet freed, and no other thread may be
@@ -866,6 +869,33 @@ enum se_status se_context_cipher_info(const struct se_context *ctx, size_t index
  * `ctx` must be NULL or a live handle.
  */
 int32_t se_context_randomize_iv(const struct se_context *ctx);
+
+/**
+ * A new context with the same ciphers as `ctx` (shared, not copied) and another
+ * decompression limit: the most a compressed value may inflate to when `se_decrypt`,
+ * `se_decrypt_version`, `se_decrypt_binary`, `se_decrypt_many` or `se_decrypt_into` decrypts
+ * it. Every context starts with 64 MiB (67108864 bytes). A value that would inflate past the
+ * limit fails with `SE_ERROR_CIPHER` and a message naming the limit, after at most the limit
+ * was inflated (and, for `se_decrypt_into`, at most `out_cap` bytes were held). Values that are
+ * not compressed are never larger than their ciphertext and are not affected. `ctx` is not
+ * changed (contexts are immutable, so threads sharing it are not disturbed); contexts made from
+ * the new one by `se_context_select` and `se_context_combine` (as `contexts[0]`) keep its
+ * limit. Free `*out` with `se_context_free`.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, a limit of 0).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_with_max_decompressed_size(const struct se_context *ctx, uint64_t max_decompressed_size, struct se_context **out);
+
+/**
+ * The decompression limit of `ctx` in bytes (see `se_context_with_max_decompressed_size`;
+ * 67108864 unless changed), or 0 for NULL.
+ *
+ * # Safety
+ * `ctx` must be NULL or a live handle.
+ */
+uint64_t se_context_max_decompressed_size(const struct se_context *ctx);
 
 /**
  * Stream options with every field at its default.
@@ -978,6 +1008,19 @@ enum se_status se_reader_seek(struct se_reader *r, int64_t offset, int32_t whenc
 enum se_status se_reader_size(struct se_reader *r, uint64_t *size);
 
 /**
+ * Sets the reader's output limit: no more than `max_output` bytes of plaintext in all (no
+ * plaintext past offset `max_output`) are handed out; a read or seek that would go past it
+ * fails with `SE_ERROR_CIPHER` and a message naming the limit. 0 removes the limit (the
+ * default: streams are read in bounded memory, so their size is not limited). Use it where the
+ * output goes somewhere bounded and the stream is not trusted: a compressed stream inflates
+ * up to about 1000 times. Errors: `SE_ERROR_ARGUMENT` (NULL reader).
+ *
+ * # Safety
+ * `r` a live reader.
+ */
+enum se_status se_reader_set_max_output(struct se_reader *r, uint64_t max_output);
+
+/**
  * Describes the stream's header into `*out` (`present` = 0 for a stream without one).
  *
  * # Safety
@@ -1015,6 +1058,16 @@ enum se_status se_encrypt_file(const struct se_context *ctx, const char *source_
  * `ctx` a live context; paths NUL-terminated.
  */
 enum se_status se_decrypt_file(const struct se_context *ctx, const char *source_path, const char *target_path);
+
+/**
+ * As `se_decrypt_file`, with an output limit: when the decrypted data would be larger than
+ * `max_output` bytes the call fails with `SE_ERROR_CIPHER` (a message naming the limit) and
+ * nothing is left at the target. 0 = no limit (as `se_decrypt_file`).
+ *
+ * # Safety
+ * `ctx` a live context; paths NUL-terminated.
+ */
+enum se_status se_decrypt_file_max_output(const struct se_context *ctx, const char *source_path, const char *target_path, uint64_t max_output);
 
 /**
  * Options with every field -1 (all defaults).
@@ -1154,8 +1207,16 @@ enum se_status se_decrypt_many(const struct se_context *ctx, const struct se_sli
 enum se_status se_encrypt_into(const struct se_context *ctx, const uint8_t *data, size_t len, const struct se_encrypt_options *options, uint8_t *out_buf, size_t out_cap, size_t *out_len);
 
 /**
- * Decrypts into a caller-supplied buffer. As `se_encrypt_into` for sizes; the buffer is not
- * zeroed by the library: the caller owns the plaintext.
+ * Decrypts into a caller-supplied buffer, writing at most `out_cap` bytes. `*out_len` gets the
+ * plaintext's length. When the plaintext is larger than `out_cap` the call returns
+ * `SE_ERROR_ARGUMENT`, the bytes written are wiped (zeroed) again, and `*out_len` is the size
+ * needed: retry with a buffer that large. A compressed value is inflated straight into
+ * `out_buf` and past `out_cap` only counted, never held, up to the context's decompression
+ * limit (64 MiB unless set with `se_context_with_max_decompressed_size`); past the limit the
+ * call fails with `SE_ERROR_CIPHER` and `*out_len` is 0. On success the library keeps no copy:
+ * the caller owns the plaintext in `out_buf` (and wipes it). `out_buf` must not overlap `data`.
+ * Errors: as `se_decrypt`, plus `SE_ERROR_ARGUMENT` (buffer too small, NULL `out_buf` with
+ * `out_cap` > 0, NULL `out_len`).
  *
  * # Safety
  * As `se_encrypt_into`.

@@ -13,7 +13,7 @@ use clap::{ArgGroup, Parser};
 
 use crate::cli::crypt::{self, Input, Output, Progress, StreamOptions};
 use crate::cli::{self, info, keys, prompt, reencrypt, Target};
-use crate::Error;
+use crate::{Context, Error};
 
 const CRYPT: &str = "Encrypting and decrypting";
 const KEYS: &str = "Generating and rotating keys";
@@ -95,6 +95,12 @@ struct Args {
     /// [default: the first (primary) key of the environment]
     #[arg(short = 'V', long, value_name = "NUMBER", help_heading = CRYPT)]
     key_version: Option<u8>,
+
+    /// The most a compressed value may inflate to when it is decrypted (--decrypt --prompt,
+    /// --re-encrypt): bytes, or with a suffix K, M or G (KiB, MiB, GiB). A value that would
+    /// inflate past it is refused. [default: 64M]
+    #[arg(long, value_name = "SIZE", value_parser = crypt::parse_size, help_heading = CRYPT)]
+    max_decompressed_size: Option<u64>,
 
     /// Generate a random password: URL-safe base64 of SIZE random bytes, printed with its
     /// encrypted form. [default: 22]
@@ -235,6 +241,14 @@ impl Args {
         Target {
             config: self.config.clone(),
             env: self.env.clone(),
+        }
+    }
+
+    /// `ctx` with the `--max-decompressed-size` limit, when one was given.
+    fn limited(&self, ctx: Context) -> Context {
+        match self.max_decompressed_size {
+            Some(n) => ctx.with_max_decompressed_size(n),
+            None => ctx,
         }
     }
 
@@ -399,7 +413,7 @@ fn encrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
 }
 
 fn decrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
-    let ctx = args.target().load()?;
+    let ctx = args.limited(args.target().load()?);
     let output = Output::from_arg(args.output.as_deref());
     if args.prompt {
         if file.is_some() {
@@ -445,7 +459,7 @@ fn new_password(args: &Args, size: usize) -> Result<(), Failure> {
 }
 
 fn re_encrypt(args: &Args, pattern: &str) -> Result<(), Failure> {
-    let ctx = args.target().load()?;
+    let ctx = args.limited(args.target().load()?);
     let mut output = Ok(());
     let summary = reencrypt::re_encrypt(&ctx, pattern, args.key_version, &mut |r| {
         if let Some(line) = r.line() {

@@ -247,7 +247,14 @@ fn versions(ctx: Option<&Context>) -> Vec<(u8, CipherName)> {
 fn verify_stream(ctx: &Context, path: &Path, version: Option<u8>) -> Result<()> {
     let f =
         File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    let mut r = Reader::new(ctx, BufReader::new(f), &ReaderOptions { version })?;
+    let mut r = Reader::new(
+        ctx,
+        BufReader::new(f),
+        &ReaderOptions {
+            version,
+            ..ReaderOptions::default()
+        },
+    )?;
     io::copy(&mut r, &mut io::sink()).map_err(crate::stream::into_error)?;
     Ok(())
 }

@@ -313,9 +313,10 @@ impl Config {
         }
     }
 
-    /// Reads, ERB-renders and parses a configuration file. Keys are not read yet.
+    /// Reads, ERB-renders and parses a configuration file. Keys are not read yet. A file
+    /// larger than [`MAX_CONFIG_BYTES`] is refused after reading one byte past the limit.
     pub fn from_path(path: &Path) -> Result<Config> {
-        let text = std::fs::read(path).map_err(|e| {
+        let text = read_capped(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::Config(format!(
                     "configuration file {} not found: give its path, set \
@@ -330,6 +331,7 @@ impl Config {
                 )
             }
         })?;
+        check_size(text.len(), &path.display().to_string())?;
         let text = zeroize::Zeroizing::new(String::from_utf8(text).map_err(|_| {
             Error::Config(format!(
                 "configuration file {} is not UTF-8 text",
@@ -341,9 +343,12 @@ impl Config {
 
     /// Parses configuration text (ERB first, reading the process environment). `source` names
     /// it in messages, e.g. the file name.
+    /// Text larger than [`MAX_CONFIG_BYTES`] (before or after ERB) is refused at once.
     pub fn from_yaml_str(text: &str, source: &str) -> Result<Config> {
+        check_size(text.len(), source)?;
         let rendered =
             zeroize::Zeroizing::new(erb::render(text, source, &|name| std::env::var(name).ok())?);
+        check_size(rendered.len(), source)?;
         let node = yaml::parse(&rendered, source)?;
         Config::from_node(node, source)
     }
@@ -546,6 +551,31 @@ impl Context {
     }
 }
 
+/// The largest configuration accepted: 1 MiB. The gem's files are a few kilobytes, even with
+/// many environments and key versions; anything this large is not a configuration file.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+fn check_size(len: usize, source: &str) -> Result<()> {
+    if len > MAX_CONFIG_BYTES {
+        return Err(Error::Config(format!(
+            "{source}: the configuration is {len} bytes or more, but at most {MAX_CONFIG_BYTES} \
+             bytes (1 MiB) are accepted: check that this is the configuration file"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads at most one byte more than [`MAX_CONFIG_BYTES`], so an oversized (or endless) file
+/// is noticed without reading it all; the size check then refuses it.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_end(&mut text)?;
+    Ok(text)
+}
+
 pub(crate) fn legacy_rsa_error(marker: &str) -> Error {
     Error::Config(format!(
         "this is the pre-v4 RSA key format ({marker}), which this library does not read. Migrate \
@@ -701,7 +731,7 @@ fn parse_entry(pairs: &[(Node, Node)]) -> FieldResult<EntryConfig> {
                     .map(|v| match v {
                         Node::Int(i) => i
                             .parse::<u32>()
-                            .map_err(|_| format!("permissions: {i} is not a file mode")),
+                            .map_err(|_| format!("permissions: an integer of {} digits is not a file mode: write it as a quoted string such as '0600'", i.len())),
                         Node::Str(s) => parse_mode(s).map_err(|x| x.to_string()),
                         other => Err(format!(
                             "permissions: expected a mode such as '0600', found {}",
@@ -715,10 +745,12 @@ fn parse_entry(pairs: &[(Node, Node)]) -> FieldResult<EntryConfig> {
                 let list = one_or_many(value)
                     .into_iter()
                     .map(|v| match v {
-                        Node::Int(i) => i
-                            .parse::<u32>()
-                            .map(Principal::Id)
-                            .map_err(|_| format!("{f}: {i} is not an id")),
+                        Node::Int(i) => i.parse::<u32>().map(Principal::Id).map_err(|_| {
+                            format!(
+                                "{f}: an integer of {} digits is not a user or group id",
+                                i.len()
+                            )
+                        }),
                         Node::Str(s) => Ok(Principal::parse(s)),
                         other => Err(format!(
                             "{f}: expected a name or a numeric id, found {}",
@@ -792,10 +824,16 @@ fn bytes(v: &Node) -> FieldResult<Option<SecretBytes>> {
 fn version(v: &Node) -> FieldResult<Option<u8>> {
     match v {
         Node::Null => Ok(None),
-        Node::Int(i) => i
-            .parse::<u8>()
-            .map(Some)
-            .map_err(|_| format!("{i} is out of range: versions are 0 to 255")),
+        Node::Int(i) => i.parse::<u8>().map(Some).map_err(|_| {
+            if i.len() <= 4 {
+                format!("{i} is out of range: versions are 0 to 255")
+            } else {
+                format!(
+                    "an integer of {} digits is out of range: versions are 0 to 255",
+                    i.len()
+                )
+            }
+        }),
         other => Err(format!(
             "expected an integer from 0 to 255, found {}",
             other.kind()
@@ -810,7 +848,10 @@ fn boolean(v: &Node) -> FieldResult<Option<bool>> {
         Node::Str(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" => Ok(Some(true)),
             "false" | "no" | "off" => Ok(Some(false)),
-            _ => Err(format!("expected true or false, found {s:?}")),
+            _ => Err(format!(
+                "expected true or false, found {}",
+                crate::error::describe_text(s)
+            )),
         },
         other => Err(format!("expected true or false, found {}", other.kind())),
     }

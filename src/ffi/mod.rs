@@ -16,7 +16,6 @@ use crate::error::{Error, ErrorKind};
 
 mod config;
 mod context;
-pub(crate) mod fork;
 mod stream;
 mod value;
 

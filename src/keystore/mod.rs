@@ -68,7 +68,8 @@ impl KeystoreKind {
             }
             _ => {
                 return Err(Error::Config(format!(
-                    "unknown keystore {name:?}: use one of file, environment, heroku, memory, aws"
+                    "unknown keystore {}: use one of file, environment, heroku, memory, aws",
+                    crate::error::show_name(name)
                 )))
             }
         })

@@ -257,6 +257,11 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "se_report_written": (c_int32, [c_void_p]),
     "se_report_failures": (c_size_t, [c_void_p]),
     "se_cli_main": (c_int32, [c_int32, POINTER(c_char_p)]),
+    # issue 14: the decompression limit of values, the output limit of streams
+    "se_context_with_max_decompressed_size": (status, [ctx_p, c_uint64, POINTER(ctx_p)]),
+    "se_context_max_decompressed_size": (c_uint64, [ctx_p]),
+    "se_reader_set_max_output": (status, [reader_p, c_uint64]),
+    "se_decrypt_file_max_output": (status, [ctx_p, c_char_p, c_char_p, c_uint64]),
 }
 
 #: Functions of the ABI that the loaded library does not export (an older build).

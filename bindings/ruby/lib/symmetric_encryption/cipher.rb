@@ -123,7 +123,7 @@ module SymmetricEncryption
       str = str.to_s
       return str if str.empty?
 
-      SymmetricEncryption.text(Native.decrypt(@ctx, str, @version_arg))
+      SymmetricEncryption.text(Native.decrypt(decrypt_context, str, @version_arg))
     end
 
     # Encrypts without encoding: header + ciphertext.
@@ -149,7 +149,7 @@ module SymmetricEncryption
       str = str.to_s
       return str.b if str.empty?
 
-      Native.bytes_call(:se_decrypt_binary, @ctx, str, [@version_arg], true)
+      Native.bytes_call(:se_decrypt_binary, decrypt_context, str, [@version_arg], true)
     end
 
     # Encodes binary data with this cipher's encoding.

@@ -26,7 +26,9 @@ module SymmetricEncryption
     # used has to be valid. Two threads may both build it; they build the same thing.
     # @return [FFI::Pointer, nil] nil when no primary cipher is set
     def context
-      @context || (@cipher && (@context = SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers)))
+      @context || (@cipher && (@context = SymmetricEncryption.send(
+        :limited, SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers)
+      )))
     end
   end
 
@@ -319,7 +321,7 @@ module SymmetricEncryption
     def install_context(ctx)
       infos = Native.cipher_infos(ctx)
       ciphers = infos.each_with_index.map { |info, i| Cipher.from_context(ctx, i, info) }
-      @lock.synchronize { @state = State.new(ciphers.first, ciphers.drop(1), ctx) }
+      @lock.synchronize { @state = State.new(ciphers.first, ciphers.drop(1), limited(ctx)) }
     end
 
     # One native context for the ciphers, primary first. A version that appears twice keeps

@@ -166,7 +166,15 @@ module SymmetricEncryption
       se_reader_header: [%i[pointer pointer], :int, {}],
       se_reader_free: [%i[pointer], :void, {}],
       se_encrypt_file: [%i[pointer pointer pointer int32 int32], :int, { blocking: true }],
-      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }]
+      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }],
+      se_reader_copy_to_file: [%i[pointer pointer pointer], :int, {}],
+      se_reader_copy_to_file_nogvl: [%i[pointer pointer pointer], :int,
+                                     { blocking: true, c_name: :se_reader_copy_to_file }],
+      # issue 14: the decompression limit of values, the output limit of streams
+      se_context_with_max_decompressed_size: [%i[pointer uint64 pointer], :int, {}],
+      se_context_max_decompressed_size: [%i[pointer], :uint64, {}],
+      se_reader_set_max_output: [%i[pointer uint64], :int, {}],
+      se_decrypt_file_max_output: [%i[pointer pointer pointer uint64], :int, { blocking: true }]
     }.freeze
 
     @available = {}
