@@ -74,6 +74,12 @@ typedef enum se_status {
 typedef struct KeystoreKind KeystoreKind;
 
 /**
+ * A parsed configuration file (every environment, keys not loaded). Changed in place by the
+ * key-management calls; use it from one thread at a time. Free with `se_config_free`.
+ */
+typedef struct se_config se_config;
+
+/**
  * An opaque, immutable set of ciphers (one environment of a configuration). Safe to use from
  * many threads at once. Free with `se_context_free`.
  */
@@ -86,10 +92,124 @@ typedef struct se_context se_context;
 typedef struct se_reader se_reader;
 
 /**
+ * What a key-management call did, as the command line reports it. Every string is UTF-8,
+ * NUL-terminated and owned by the report (valid until `se_report_free`). Variable values are
+ * encrypted keys: the report zeroes its memory when freed.
+ */
+typedef struct se_report se_report;
+
+/**
  * An encrypting stream writer. Not thread-safe: use it from one thread at a time. Write with
  * `se_writer_write`, finish with `se_writer_close`, release with `se_writer_free`.
  */
 typedef struct se_writer se_writer;
+
+/**
+ * The command line's key-management options, as text. Every field NULL (0 for the integer)
+ * means the command line's default for that option. Get one from `se_key_options_default`.
+ */
+typedef struct se_key_options {
+  /**
+   * `--environments`: comma separated names. NULL: development,test,release,production when
+   * generating, every environment of the file otherwise.
+   */
+  const char *environments;
+  /**
+   * `--app-name`. NULL: symmetric-encryption when generating, the name in the current key
+   * file or variable names when rotating.
+   */
+  const char *app_name;
+  /**
+   * `--keystore`: "file", "environment", "heroku", "memory" or "aws". NULL: file when
+   * generating, the current primary's keystore when rotating.
+   */
+  const char *keystore;
+  /**
+   * `--cipher-name`. NULL: aes-256-gcm when generating, the current cipher when rotating.
+   */
+  const char *cipher_name;
+  /**
+   * `--key-path`: directory of new key files. NULL: ~/.symmetric-encryption when generating,
+   * beside the current key files when rotating.
+   */
+  const char *key_path;
+  /**
+   * `--key-permissions`: comma separated octal modes, e.g. "0600,0400".
+   */
+  const char *key_permissions;
+  /**
+   * `--regions` (aws): comma separated.
+   */
+  const char *regions;
+  /**
+   * `--rolling-deploy` (rotate keys): 1 puts the new key second, 0 first.
+   */
+  int32_t rolling_deploy;
+} se_key_options;
+
+/**
+ * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+ * An empty result has `data == NULL` and `len == 0`.
+ */
+typedef struct se_bytes {
+  uint8_t *data;
+  size_t len;
+} se_bytes;
+
+/**
+ * The gem's `Keystore::<Name>.generate_data_key` arguments. Strings NULL mean "not given".
+ */
+typedef struct se_data_key_options {
+  /**
+   * "file", "environment", "heroku", "memory" or "aws" (required).
+   */
+  const char *keystore;
+  /**
+   * The cipher of the new key (NULL: aes-256-cbc, the gem's keystores' default).
+   */
+  const char *cipher_name;
+  /**
+   * Used in key file and variable names (required).
+   */
+  const char *app_name;
+  /**
+   * Used in key file and variable names (required).
+   */
+  const char *environment;
+  /**
+   * The current version: the new key gets `version + 1`, and 255 wraps to 1, as in the gem.
+   */
+  int32_t version;
+  /**
+   * Directory of the key files (file and aws keystores; required for them).
+   */
+  const char *key_path;
+  /**
+   * Comma separated octal modes (file keystore): written as `permissions:`, the first is the
+   * mode of the new key files.
+   */
+  const char *key_permissions;
+  /**
+   * Comma separated regions (aws; NULL: the gem's four default regions).
+   */
+  const char *regions;
+  /**
+   * The data key to store (`dek:` in the gem), or NULL for a new random one.
+   */
+  const uint8_t *dek;
+  /**
+   * Length of `dek`.
+   */
+  size_t dek_len;
+  /**
+   * The iv that goes with `dek` (NULL: a new random one).
+   */
+  const uint8_t *dek_iv;
+  /**
+   * Length of `dek_iv`.
+   */
+  size_t dek_iv_len;
+} se_data_key_options;
 
 /**
  * What a cipher of a context is (never its key or iv).
@@ -280,6 +400,378 @@ const char *se_backend(void);
  * has failed). Messages never contain key material or plaintext.
  */
 const char *se_last_error(void);
+
+/**
+ * `se_key_options` with every option unset (the command line's defaults).
+ */
+struct se_key_options se_key_options_default(void);
+
+/**
+ * Parses a configuration file (ERB rendered, every environment; no key is read). `path` NULL:
+ * `SYMMETRIC_ENCRYPTION_CONFIG`, else `config/symmetric-encryption.yml`. The key-management
+ * calls on the handle write the file back to `path` (atomically, in the gem's layout), as the
+ * command line does. On success `*out` owns a new handle (free it with `se_config_free`);
+ * on failure `*out` is NULL.
+ * Errors: `SE_ERROR_CONFIG` (missing or invalid file: the message names the file and line),
+ * `SE_ERROR_IO`, `SE_ERROR_ARGUMENT` (NULL out, bad UTF-8).
+ *
+ * # Safety
+ * `path` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_config_load(const char *path, struct se_config **out);
+
+/**
+ * Parses configuration text (`yaml_len` bytes of UTF-8, ERB rendered first). `source` names
+ * it in messages (NULL: "<yaml>"). The handle has no file: key-management calls change it in
+ * memory only; save it with `se_config_write` or read it with `se_config_to_yaml`.
+ * Ownership and errors as `se_config_load`.
+ *
+ * # Safety
+ * `yaml` valid for `yaml_len` bytes; `source` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_config_parse_yaml(const char *yaml, size_t yaml_len, const char *source, struct se_config **out);
+
+/**
+ * Frees a configuration handle. NULL is accepted. Keys held in it are zeroized.
+ *
+ * # Safety
+ * `cfg` NULL or a live handle, not used by another thread, not used afterwards.
+ */
+void se_config_free(struct se_config *cfg);
+
+/**
+ * The configuration as the gem writes it (UTF-8 YAML) into `*out`; free it with
+ * `se_bytes_free`. The text holds the keys the file itself holds (development and test keys,
+ * memory keystores' encrypted keys): `se_bytes_free` zeroes it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg or out).
+ *
+ * # Safety
+ * `cfg` a live handle; `out` writable.
+ */
+enum se_status se_config_to_yaml(const struct se_config *cfg, struct se_bytes *out);
+
+/**
+ * Writes the configuration to `path` (NULL: the file it was loaded from) atomically (temp
+ * file + rename), in the gem's layout. Writing to another path does not change where later
+ * key-management calls write.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg; NULL path for a handle parsed from text), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `cfg` a live handle; `path` NULL or NUL-terminated.
+ */
+enum se_status se_config_write(const struct se_config *cfg, const char *path);
+
+/**
+ * Describes the configuration without any key, as JSON (UTF-8) in `*out` (free it with
+ * `se_bytes_free`): `{"source": ..., "path": ...|null, "environments": [{"name": ...,
+ * "entries": [{"version", "cipher_name", "primary", "keystore" (null when the key is in the
+ * file), "key_in_file", "key_filename", "key_env_var", "master_key_alias", "key_files":
+ * [{"region", "file_name"}], "encoding", "always_add_header", "key_encrypting_key" (whether
+ * one secures the key), "permissions": ["0600", ...]}]}]}`, environments and entries in file
+ * order (the first entry is the primary). Unset fields are null.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg or out).
+ *
+ * # Safety
+ * `cfg` a live handle; `out` writable.
+ */
+enum se_status se_config_describe(const struct se_config *cfg, struct se_bytes *out);
+
+/**
+ * The environments' names, comma separated in file order, into `*out` (free with
+ * `se_bytes_free`; not NUL-terminated).
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg or out).
+ *
+ * # Safety
+ * `cfg` a live handle; `out` writable.
+ */
+enum se_status se_config_environments(const struct se_config *cfg, struct se_bytes *out);
+
+/**
+ * The key versions of one environment in file order (the primary first), one byte each, into
+ * `*out` (free with `se_bytes_free`).
+ * Errors: `SE_ERROR_CONFIG` (no such environment: the message lists the ones there),
+ * `SE_ERROR_ARGUMENT` (NULL argument).
+ *
+ * # Safety
+ * `cfg` a live handle; `environment` NUL-terminated; `out` writable.
+ */
+enum se_status se_config_versions(const struct se_config *cfg, const char *environment, struct se_bytes *out);
+
+/**
+ * Loads the keys of one environment of the handle (`environment` NULL: the default
+ * environment, as `se_context_load`) into a new context in `*out` (free with
+ * `se_context_free`). Errors as `se_context_load`.
+ *
+ * # Safety
+ * `cfg` a live handle; `environment` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_config_context(const struct se_config *cfg, const char *environment, struct se_context **out);
+
+/**
+ * `--generate`: a new configuration with version 1 keys for every environment of
+ * `options->environments` (development and test get the gem's fixed development key). Key
+ * files are written now (file and aws keystores); variables to set are in the report.
+ * `path` non-NULL: the configuration is written there (refused, before any key is made, if
+ * the file exists) and the handle writes back there; NULL: it stays in memory.
+ * On success `*out` owns the new handle (`se_config_free`) and `*report` the report
+ * (`se_report_free`); on failure both are NULL.
+ * Errors: `SE_ERROR_ARGUMENT` (bad option: unknown keystore or cipher, bad permissions, file
+ * exists), `SE_ERROR_KEYSTORE` (KMS failure), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `path` NULL or NUL-terminated; `options` NULL or valid; `out` and `report` writable.
+ */
+enum se_status se_config_generate(const char *path, const struct se_key_options *options, struct se_config **out, struct se_report **report);
+
+/**
+ * `--rotate-keys`: a new data key (highest version + 1) in every environment of
+ * `options->environments` (NULL: all) whose key is in a keystore, first in its list, or
+ * second with `options->rolling_deploy` = 1 (then `se_config_activate_key` after the deploy).
+ * `keystore`, `cipher_name`, `key_path`, `regions` and `app_name` change what the new key
+ * uses. The handle changes in place and, when it has a file, the file is written back.
+ * `*report` (free with `se_report_free`): files written, variables to set.
+ * Errors: `SE_ERROR_CONFIG` (unknown environment), `SE_ERROR_ARGUMENT` (bad option),
+ * `SE_ERROR_KEYSTORE`, `SE_ERROR_IO`. On failure the handle may hold the keys made so far
+ * but the file is not written.
+ *
+ * # Safety
+ * `cfg` a live handle used by no other thread; `options` NULL or valid; `report` writable.
+ */
+enum se_status se_config_rotate_keys(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--rotate-kek`: the current data key of every selected environment re-encrypted under new
+ * key-encrypting keys (file, environment, heroku and memory keystores; data keys and
+ * versions stay). Uses `options->environments` and `options->app_name`. The previous key
+ * files are moved aside, never deleted; a variable keeps its name and gets a new value (in the
+ * report). Handle and file change as for `se_config_rotate_keys`; errors likewise.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_rotate_kek(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--activate-key`: the entry with the highest version becomes the primary in every
+ * environment of `options->environments` (NULL: all). Handle and file change only when that
+ * changes something (`se_report_written`). Errors: `SE_ERROR_CONFIG`, `SE_ERROR_IO`.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_activate_key(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--cleanup-keys`, first half: what `se_config_cleanup_keys` would remove (every version but
+ * the highest in each selected environment), changing nothing. `*report`: the gem's warning
+ * naming them (`se_report_stdout`, "" when nothing would be removed) and the versions per
+ * environment (`se_report_removal`). Errors: `SE_ERROR_CONFIG`.
+ *
+ * # Safety
+ * `cfg` a live handle; `options` NULL or valid; `report` writable.
+ */
+enum se_status se_config_cleanup_plan(const struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--cleanup-keys --force`: removes every version but the highest from each selected
+ * environment (key files are not deleted). The removed versions are in the report
+ * (`se_report_removal`). Handle and file change as for `se_config_rotate_keys`.
+ * Errors: `SE_ERROR_CONFIG`, `SE_ERROR_IO`.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_cleanup_keys(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--migrate`: writes the configuration back in the current format (a `ciphers:` list in
+ * every environment, the gem's layout); for a handle without a file, only the report says
+ * what changed (`se_config_to_yaml` gives the text). The pre-v4 RSA format is refused
+ * (`SE_ERROR_CONFIG`: migrate it with the Ruby gem first). Errors also `SE_ERROR_IO`.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_migrate(struct se_config *cfg, struct se_report **report);
+
+/**
+ * `--re-encrypt`: every encrypted file matching the glob `pattern` (NULL: the command line's
+ * default, every .yml and .rb file under the working directory; relative to the working
+ * directory; `{a,b}` alternatives as in a shell) re-encrypted with `version` of
+ * `ctx` (-1: its primary), and every encrypted value inside matching text files up to
+ * 256 KiB replaced in place (atomically). A file that cannot be re-encrypted is left as it
+ * was: it is named in `se_report_stderr` and counted by `se_report_failures`; the call
+ * still returns `SE_OK`. `*report`: one line per file changed (`se_report_line`), then the
+ * summary line, as the command line prints them.
+ * Errors: `SE_ERROR_ARGUMENT` (bad pattern or version, NULL ctx or report), `SE_ERROR_CIPHER`
+ * (version not in the context).
+ *
+ * # Safety
+ * `ctx` a live context; `pattern` NULL or NUL-terminated; `report` writable.
+ */
+enum se_status se_reencrypt(const struct se_context *ctx, const char *pattern, int32_t version, struct se_report **report);
+
+/**
+ * Frees a report. NULL is accepted. Its memory is zeroed first.
+ *
+ * # Safety
+ * `report` NULL or a live report, not used afterwards.
+ */
+void se_report_free(struct se_report *report);
+
+/**
+ * Everything the command line prints to standard output for this operation (the gem's
+ * `export` / `heroku config:add` blocks, then the summary lines). Never NULL ("" for a NULL
+ * report); owned by the report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_stdout(const struct se_report *report);
+
+/**
+ * What the command line prints to standard error (warnings; files that could not be
+ * re-encrypted), "" when nothing. Never NULL; owned by the report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_stderr(const struct se_report *report);
+
+/**
+ * Number of summary lines (`se_report_line`); 0 for NULL.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_line_count(const struct se_report *report);
+
+/**
+ * Summary line `index` (0-based), without a line end; NULL when out of range. Owned by the
+ * report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_line(const struct se_report *report, size_t index);
+
+/**
+ * Number of key files written; 0 for NULL.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_file_count(const struct se_report *report);
+
+/**
+ * Path of key file `index` written (as named in the configuration); NULL when out of range.
+ * Owned by the report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_file(const struct se_report *report, size_t index);
+
+/**
+ * Number of variables to set (environment and heroku keystores); 0 for NULL.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_variable_count(const struct se_report *report);
+
+/**
+ * Variable `index` to set: `*name`, `*value` (the encrypted data key, base64; owned by the
+ * report) and `*heroku` (1: `heroku config:add`, 0: `export`). Any out-pointer may be NULL.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL report, index out of range).
+ *
+ * # Safety
+ * `report` NULL or a live report; non-NULL out-pointers writable.
+ */
+enum se_status se_report_variable(const struct se_report *report, size_t index, const char **name, const char **value, int32_t *heroku);
+
+/**
+ * Number of environments with versions removed (cleanup) or to remove (cleanup plan).
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_removal_count(const struct se_report *report);
+
+/**
+ * Removal `index`: `*environment` and its `*count` versions at `*versions` (in file order),
+ * owned by the report. Any out-pointer may be NULL.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL report, index out of range).
+ *
+ * # Safety
+ * `report` NULL or a live report; non-NULL out-pointers writable.
+ */
+enum se_status se_report_removal(const struct se_report *report, size_t index, const char **environment, const uint8_t **versions, size_t *count);
+
+/**
+ * 1 when the operation wrote the configuration file or re-encrypted something, else 0.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+int32_t se_report_written(const struct se_report *report);
+
+/**
+ * Files that could not be fully re-encrypted (`se_reencrypt`), else 0.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_failures(const struct se_report *report);
+
+/**
+ * Runs the `symmetric-encryption` command line in this process, exactly as the binary: `argv`
+ * holds `argc` NUL-terminated arguments, the first being the program name (as `main`
+ * receives them). Reads standard input and writes to the process's standard output and error
+ * (file descriptors 0, 1, 2; flush your own buffers first). Returns the exit status: 0
+ * success, 1 failure (a one-line message on standard error), 2 usage error. Arguments need
+ * not be UTF-8. Never unwinds: an internal error prints a message and returns 1.
+ *
+ * # Safety
+ * `argv` valid for `argc` pointers, each a NUL-terminated string (NULL `argv` with `argc` 0 is
+ * accepted).
+ */
+int32_t se_cli_main(int32_t argc, const char *const *argv);
+
+/**
+ * `se_data_key_options` with nothing set (version 0).
+ */
+struct se_data_key_options se_data_key_options_default(void);
+
+/**
+ * One new data key in a keystore, as the gem's `Keystore::<Name>.generate_data_key`: key
+ * files are written (file, aws), the variable to set is in the report (environment, heroku).
+ * `*entry_yaml` (free with `se_bytes_free`) is a configuration in the gem's layout with one
+ * environment (`options->environment`) holding the one new entry: what to add to a
+ * configuration's `ciphers:`. It holds the key-encrypting key for the environment, heroku
+ * and memory keystores, as the gem's entry does; `se_bytes_free` zeroes it.
+ * `*report` (free with `se_report_free`): files written, variables to set.
+ * Errors: `SE_ERROR_ARGUMENT` (missing or bad option, dek of the wrong length),
+ * `SE_ERROR_KEYSTORE` (KMS), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `options` valid, its strings NUL-terminated and buffers valid for their lengths; outs
+ * writable.
+ */
+enum se_status se_keystore_generate_data_key(const struct se_data_key_options *options, struct se_bytes *entry_yaml, struct se_report **report);
+
+/**
+ * Reads the data key of entry `index` (0 = the primary) of `environment` in configuration
+ * text (`yaml_len` bytes, the gem's layout), through its whole chain of key-encrypting keys
+ * and keystore (key file, variable, KMS): the gem's `Keystore.read_key`. `*key` gets the raw
+ * key, `*iv` its iv (empty when none), both to be freed (and zeroed) with `se_bytes_free`.
+ * Meant for key-management tools: keep the key out of logs and files.
+ * Errors: as `se_context_load`; `SE_ERROR_ARGUMENT` for an index out of range.
+ *
+ * # Safety
+ * `yaml` valid for `yaml_len` bytes; `environment` NUL-terminated; `key` and `iv` writable.
+ */
+enum se_status se_keystore_read_key(const char *yaml, size_t yaml_len, const char *environment, size_t index, struct se_bytes *key, struct se_bytes *iv);
 
 /**
  * Loads one environment of a configuration file (the gem's `symmetric-encryption.yml`) with

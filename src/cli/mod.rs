@@ -31,6 +31,7 @@ use crate::error::Result;
 
 pub mod check;
 pub mod compat;
+pub mod app;
 pub mod crypt;
 pub mod info;
 pub mod keys;

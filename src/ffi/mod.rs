@@ -14,11 +14,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
+mod config;
 mod context;
 mod secret;
 mod stream;
 mod value;
 
+pub use config::*;
 pub use context::*;
 pub use secret::*;
 pub use stream::*;

@@ -28,6 +28,11 @@ require_relative "symmetric_encryption/key"
 require_relative "symmetric_encryption/encoder"
 require_relative "symmetric_encryption/reader"
 require_relative "symmetric_encryption/writer"
+require_relative "symmetric_encryption/key_management"
+require_relative "symmetric_encryption/keystore"
+require_relative "symmetric_encryption/utils/re_encrypt_files"
+require_relative "symmetric_encryption/generator"
+require_relative "symmetric_encryption/cli"
 require_relative "symmetric_encryption/limits"
 
 # Rails and Active Model, as with the gem: the Railtie when Rails is loaded, and when Active

@@ -187,6 +187,19 @@ class se_stream_options(Structure):
     ]
 
 
+class se_key_options(Structure):
+    _fields_ = [
+        ("environments", c_char_p),
+        ("app_name", c_char_p),
+        ("keystore", c_char_p),
+        ("cipher_name", c_char_p),
+        ("key_path", c_char_p),
+        ("key_permissions", c_char_p),
+        ("regions", c_char_p),
+        ("rolling_deploy", c_int32),
+    ]
+
+
 se_write_fn = CFUNCTYPE(c_int64, c_void_p, c_void_p, c_size_t)
 se_read_fn = CFUNCTYPE(c_int64, c_void_p, c_void_p, c_size_t)
 se_seek_fn = CFUNCTYPE(c_int64, c_void_p, c_int64, c_int32)
@@ -247,6 +260,42 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "se_reader_free": (None, [reader_p]),
     "se_encrypt_file": (status, [ctx_p, c_char_p, c_char_p, c_int32, c_int32]),
     "se_decrypt_file": (status, [ctx_p, c_char_p, c_char_p]),
+    # Configuration handles and key management (keys.py).
+    "se_key_options_default": (se_key_options, []),
+    "se_config_load": (status, [c_char_p, POINTER(c_void_p)]),
+    "se_config_parse_yaml": (status, [c_char_p, c_size_t, c_char_p, POINTER(c_void_p)]),
+    "se_config_free": (None, [c_void_p]),
+    "se_config_to_yaml": (status, [c_void_p, POINTER(se_bytes)]),
+    "se_config_write": (status, [c_void_p, c_char_p]),
+    "se_config_describe": (status, [c_void_p, POINTER(se_bytes)]),
+    "se_config_environments": (status, [c_void_p, POINTER(se_bytes)]),
+    "se_config_versions": (status, [c_void_p, c_char_p, POINTER(se_bytes)]),
+    "se_config_context": (status, [c_void_p, c_char_p, POINTER(ctx_p)]),
+    "se_config_generate": (status, [c_char_p, POINTER(se_key_options), POINTER(c_void_p),
+                                    POINTER(c_void_p)]),
+    "se_config_rotate_keys": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_rotate_kek": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_activate_key": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_cleanup_plan": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_cleanup_keys": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_migrate": (status, [c_void_p, POINTER(c_void_p)]),
+    "se_reencrypt": (status, [ctx_p, c_char_p, c_int32, POINTER(c_void_p)]),
+    "se_report_free": (None, [c_void_p]),
+    "se_report_stdout": (c_char_p, [c_void_p]),
+    "se_report_stderr": (c_char_p, [c_void_p]),
+    "se_report_line_count": (c_size_t, [c_void_p]),
+    "se_report_line": (c_char_p, [c_void_p, c_size_t]),
+    "se_report_file_count": (c_size_t, [c_void_p]),
+    "se_report_file": (c_char_p, [c_void_p, c_size_t]),
+    "se_report_variable_count": (c_size_t, [c_void_p]),
+    "se_report_variable": (status, [c_void_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p),
+                                    POINTER(c_int32)]),
+    "se_report_removal_count": (c_size_t, [c_void_p]),
+    "se_report_removal": (status, [c_void_p, c_size_t, POINTER(c_char_p),
+                                   POINTER(POINTER(ctypes.c_uint8)), POINTER(c_size_t)]),
+    "se_report_written": (c_int32, [c_void_p]),
+    "se_report_failures": (c_size_t, [c_void_p]),
+    "se_cli_main": (c_int32, [c_int32, POINTER(c_char_p)]),
     # issue 14: the decompression limit of values, the output limit of streams
     "se_context_with_max_decompressed_size": (status, [ctx_p, c_uint64, POINTER(ctx_p)]),
     "se_context_max_decompressed_size": (c_uint64, [ctx_p]),

@@ -517,5 +517,59 @@ module SymmetricEncryption
     def self.version
       se_version
     end
+
+    # Key management (keystore.rb, cli.rb, key_management.rb): configuration handles, reports,
+    # the keystores' data keys, and the command line in-process.
+    class KeyOptions < FFI::Struct
+      layout :environments, :pointer, :app_name, :pointer, :keystore, :pointer,
+             :cipher_name, :pointer, :key_path, :pointer, :key_permissions, :pointer,
+             :regions, :pointer, :rolling_deploy, :int32
+    end
+
+    class DataKeyOptions < FFI::Struct
+      layout :keystore, :pointer, :cipher_name, :pointer, :app_name, :pointer,
+             :environment, :pointer, :version, :int32, :key_path, :pointer,
+             :key_permissions, :pointer, :regions, :pointer, :dek, :pointer, :dek_len, :size_t,
+             :dek_iv, :pointer, :dek_iv_len, :size_t
+    end
+
+    {
+      se_config_load: [%i[pointer pointer], :int],
+      se_config_parse_yaml: [%i[pointer size_t pointer pointer], :int],
+      se_config_free: [%i[pointer], :void],
+      se_config_to_yaml: [%i[pointer pointer], :int],
+      se_config_write: [%i[pointer pointer], :int],
+      se_config_describe: [%i[pointer pointer], :int],
+      se_config_context: [%i[pointer pointer pointer], :int],
+      se_config_generate: [%i[pointer pointer pointer pointer], :int],
+      se_config_rotate_keys: [%i[pointer pointer pointer], :int],
+      se_config_rotate_kek: [%i[pointer pointer pointer], :int],
+      se_config_activate_key: [%i[pointer pointer pointer], :int],
+      se_config_cleanup_plan: [%i[pointer pointer pointer], :int],
+      se_config_cleanup_keys: [%i[pointer pointer pointer], :int],
+      se_config_migrate: [%i[pointer pointer], :int],
+      se_reencrypt: [%i[pointer pointer int32 pointer], :int],
+      se_keystore_generate_data_key: [%i[pointer pointer pointer], :int],
+      se_keystore_read_key: [%i[pointer size_t pointer size_t pointer pointer], :int],
+      se_report_free: [%i[pointer], :void],
+      se_report_stdout: [%i[pointer], :string],
+      se_report_stderr: [%i[pointer], :string],
+      se_report_line_count: [%i[pointer], :size_t],
+      se_report_line: [%i[pointer size_t], :string],
+      se_report_file_count: [%i[pointer], :size_t],
+      se_report_file: [%i[pointer size_t], :string],
+      se_report_variable_count: [%i[pointer], :size_t],
+      se_report_variable: [%i[pointer size_t pointer pointer pointer], :int],
+      se_report_removal_count: [%i[pointer], :size_t],
+      se_report_removal: [%i[pointer size_t pointer pointer pointer], :int],
+      se_report_written: [%i[pointer], :int32],
+      se_report_failures: [%i[pointer], :size_t],
+      se_cli_main: [%i[int32 pointer], :int32]
+    }.each do |name, (args, ret)|
+      attach_function name, args, ret
+      @available[name] = true
+    rescue FFI::NotFoundError
+      @available[name] = false
+    end
   end
 end

@@ -1,20 +1,19 @@
-//! The `symmetric-encryption` command: the Ruby gem's command line, without Ruby.
-//!
-//! Argument parsing and printing only; what each command does is in
-//! `symmetric_encryption::cli`.
+//! The `symmetric-encryption` command line as a function: argument parsing and printing, over
+//! the library functions of [`crate::cli`]. The `symmetric-encryption` binary, `se_cli_main` of
+//! the C ABI, `python -m symmetric_encryption` and Ruby's `SymmetricEncryption::CLI.run!` all
+//! call [`main`], so every language has the same command line.
 
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Parser};
 
-use symmetric_encryption::cli::crypt::{self, Input, Output, Progress, StreamOptions};
-use symmetric_encryption::cli::{self, compat, info, keys, prompt, reencrypt, Target};
-use symmetric_encryption::config::generate::{self, GenerateOptions};
-use symmetric_encryption::{CipherName, Context, Error, KeystoreKind};
+use crate::cli::crypt::{self, Input, Output, Progress, StreamOptions};
+use crate::cli::{self, compat, info, keys, prompt, reencrypt, Target};
+use crate::{CipherName, Context, Error, KeystoreKind};
 
 const CRYPT: &str = "Encrypting and decrypting";
 const KEYS: &str = "Generating and rotating keys";
@@ -237,6 +236,23 @@ struct Args {
 }
 
 impl Args {
+    fn key_args(&self) -> keys::KeyArgs {
+        keys::KeyArgs {
+            environments: self.environments.clone(),
+            app_name: self.app_name.clone(),
+            keystore: self.keystore.clone(),
+            cipher_name: self.cipher_name.clone(),
+            key_path: self.key_path.clone(),
+            key_permissions: self.key_permissions.clone(),
+            regions: match &self.regions {
+                Some(Some(r)) => Some(r.clone()),
+                _ => None,
+            },
+            rolling_deploy: self.rolling_deploy,
+            gem46: self.gem46,
+        }
+    }
+
     fn target(&self) -> Target {
         Target {
             config: self.config.clone(),
@@ -267,29 +283,6 @@ impl Args {
             .as_deref()
             .map(cli::split_list)
             .unwrap_or_default()
-    }
-
-    fn regions(&self) -> Vec<String> {
-        match &self.regions {
-            Some(Some(r)) => cli::split_list(r),
-            _ => Vec::new(),
-        }
-    }
-
-    fn keystore(&self) -> Result<Option<KeystoreKind>, Error> {
-        self.keystore
-            .as_deref()
-            .map(KeystoreKind::from_name)
-            .transpose()
-            .map_err(|e| e.context("--keystore"))
-    }
-
-    fn cipher_name(&self) -> Result<Option<CipherName>, Error> {
-        self.cipher_name
-            .as_deref()
-            .map(CipherName::from_name)
-            .transpose()
-            .map_err(|e| e.context("--cipher-name"))
     }
 }
 
@@ -535,38 +528,7 @@ fn check(args: &Args) -> Result<(), Failure> {
 }
 
 fn generate_config(args: &Args) -> Result<(), Failure> {
-    let defaults = GenerateOptions::default();
-    let environments = args.environments();
-    let opts = GenerateOptions {
-        keystore: args.keystore()?.unwrap_or(KeystoreKind::File),
-        app_name: args.app_name.clone().unwrap_or(defaults.app_name),
-        environments: if args.environments.is_some() {
-            environments
-        } else {
-            defaults.environments
-        },
-        cipher_name: if args.gem46 {
-            compat::gem46_cipher(args.cipher_name()?)?
-        } else {
-            args.cipher_name()?.unwrap_or(generate::DEFAULT_CIPHER)
-        },
-        key_path: args.key_path.clone().unwrap_or(defaults.key_path),
-        key_permissions: args
-            .key_permissions
-            .as_deref()
-            .map(cli::parse_permissions)
-            .transpose()?,
-        regions: args.regions(),
-        io: defaults.io,
-    };
-    if args.gem46 && opts.key_permissions.is_some() {
-        return Err(Error::Argument(
-            "--gem-4.6 with --key-permissions: gem 4.6 cannot load a configuration with \
-             permissions: (its key file keystore refuses it). Leave out one of them"
-                .into(),
-        )
-        .into());
-    }
+    let opts = args.key_args().generate_options()?;
     let mut out = keys::generate(&args.target().config_path(), &opts)?;
     if args.gem46 {
         gem46_check(args, &opts.environments, &mut out)?;
@@ -637,19 +599,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.app_name.as_deref(),
         )?)?;
     } else if args.rotate_keys {
-        let rotate = keys::RotateKeysArgs {
-            environments: args.environments(),
-            app_name: args.app_name.clone(),
-            rolling_deploy: args.rolling_deploy,
-            keystore: args.keystore()?,
-            cipher_name: if args.gem46 {
-                Some(compat::gem46_cipher(args.cipher_name()?)?)
-            } else {
-                args.cipher_name()?
-            },
-            key_path: args.key_path.clone(),
-            regions: args.regions(),
-        };
+        let rotate = args.key_args().rotate_keys_args()?;
         let mut out = keys::rotate_keys(&path, &rotate)?;
         if args.gem46 && out.written {
             gem46_check(args, &args.environments(), &mut out)?;
@@ -675,18 +625,34 @@ fn is_closed_pipe(failure: &Failure) -> bool {
         if source.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) if is_closed_pipe(&failure) => ExitCode::SUCCESS,
+/// Runs the command line on `args` (the first is the program name, as in `argv`), printing to
+/// the process's standard output and error, and returns the exit status: 0 on success, 1 with a
+/// one-line error on standard error, 2 for a usage error (printed by the parser).
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            let _ = io::stdout().flush();
+            return e.exit_code();
+        }
+    };
+    let status = match run(&args) {
+        Ok(()) => 0,
+        Err(failure) if is_closed_pipe(&failure) => 0,
         Err(failure) => {
             let message = match failure {
                 Failure::Error(e) => e.to_string(),
                 Failure::Message(m) => m,
             };
             warn(&format!("symmetric-encryption: {}", one_line(&message)));
-            ExitCode::from(1)
+            1
         }
-    }
+    };
+    let _ = io::stdout().flush();
+    status
 }
