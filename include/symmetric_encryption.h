@@ -246,15 +246,6 @@ typedef struct se_cipher_info {
 } se_cipher_info;
 
 /**
- * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
- * An empty result has `data == NULL` and `len == 0`.
- */
-typedef struct se_bytes {
-  uint8_t *data;
-  size_t len;
-} se_bytes;
-
-/**
  * Options of a stream writer. Every field's zero / -1 / NULL value means "the default".
  */
 typedef struct se_stream_options {

@@ -13,7 +13,7 @@ use clap::{ArgGroup, Parser};
 
 use crate::cli::crypt::{self, Input, Output, Progress, StreamOptions};
 use crate::cli::{self, compat, info, keys, prompt, reencrypt, Target};
-use crate::{CipherName, Context, Error, KeystoreKind};
+use crate::{Context, Error};
 
 const CRYPT: &str = "Encrypting and decrypting";
 const KEYS: &str = "Generating and rotating keys";

@@ -255,6 +255,18 @@ fn describe_chain(
                 }
             )
         }
+        Some(KeystoreKind::Vault) => format!(
+            "vault keystore, transit key {} (mount {}), wrapped data key in {}",
+            entry.transit_key.as_deref().unwrap_or("(none)"),
+            entry.transit_mount.as_deref().unwrap_or("transit"),
+            match &entry.key_filename {
+                Some(name) => {
+                    let path = io.resolve(Path::new(name));
+                    format!("{}: {}", path.display(), file_facts(&path, entry, warnings))
+                }
+                None => "the configuration file (encrypted_key)".to_string(),
+            }
+        ),
     };
     lines.push(format!("{what}: {place}"));
     if let Some(kek) = &entry.key_encrypting_key {

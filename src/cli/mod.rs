@@ -29,9 +29,9 @@ use crate::config::{self, generate, Config};
 use crate::context::Context;
 use crate::error::Result;
 
+pub mod app;
 pub mod check;
 pub mod compat;
-pub mod app;
 pub mod crypt;
 pub mod info;
 pub mod keys;

@@ -113,6 +113,8 @@ impl se_report {
                 Notice::HerokuConfigAdd { name, value } => {
                     r.variables.push((c_text(name), c_text(value), true))
                 }
+                // Vault notices are printed lines (stdout_text); no file or variable to report.
+                Notice::TransitKeyCreated { .. } | Notice::TransitKeyRotated { .. } => {}
             }
         }
         r.written = out.written;
@@ -149,6 +151,7 @@ impl se_key_options {
                     )))
                 }
             },
+            gem46: false,
         })
     }
 }
