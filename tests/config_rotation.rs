@@ -66,7 +66,9 @@ fn apply_variables(report: &Report) {
         match n {
             Notice::SetEnvironmentVariable { name, value }
             | Notice::HerokuConfigAdd { name, value } => std::env::set_var(name, value),
-            Notice::KeyFileWritten { .. } => {}
+            Notice::KeyFileWritten { .. }
+            | Notice::TransitKeyCreated { .. }
+            | Notice::TransitKeyRotated { .. } => {}
         }
     }
 }
