@@ -221,7 +221,7 @@ path "transit/rewrap/symmetric-encryption.*" { capabilities = ["update"] }
 
     #[track_caller]
     fn keystore_error(result: Result<Context, Error>, expected: &[&str]) -> String {
-        let e = result.err().expect("the load should fail");
+        let e = result.expect_err("the load should fail");
         assert_eq!(e.kind(), ErrorKind::Keystore, "{e}");
         let m = e.to_string();
         for x in expected {
