@@ -165,10 +165,11 @@ pub fn check(target: &Target) -> Result<Check> {
         if let Some(first) = versions[..i].iter().position(|w| w == v) {
             warnings.push(format!(
                 "entries {} and {} both have version {v}: the version in each encrypted value's \
-                 header selects its cipher, so this environment does not load; give one of them \
-                 another version",
+                 header selects its cipher, so values of version {v} only ever decrypt with entry \
+                 {} (the first); give one of them another version",
                 first + 1,
-                i + 1
+                i + 1,
+                first + 1
             ));
         }
     }
