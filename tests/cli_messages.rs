@@ -65,15 +65,26 @@ fn a_gcm_value_cut_short_says_so() {
     generate(dir.path(), &[]);
     let ctx = library_context(dir.path(), CONFIG, "production", &[]);
     let value = ctx
-        .encrypt(b"", &symmetric_encryption::EncryptOptions::default())
+        .encrypt(b"x", &symmetric_encryption::EncryptOptions::default())
         .unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut raw = b64.decode(&value).unwrap();
     assert!(
         raw.len() > 16,
-        "an empty GCM value is its header: {} bytes",
+        "a GCM value is its header and a tag at least: {} bytes",
         raw.len()
     );
+    // One byte off the end (the 1-byte ciphertext of "x"): the tag check says what happened.
+    raw.pop();
+    let cut = b64.encode(&raw);
+    run_with(
+        dir.path(),
+        &["-E", "production", "-d", "-P"],
+        &[],
+        cut.as_bytes(),
+    )
+    .fails(&["altered or truncated"]);
+    // One more: the cut now reaches into the auth tag, which ends the header.
     raw.pop();
     let cut = b64.encode(&raw);
     let msg = run_with(
@@ -89,12 +100,9 @@ fn a_gcm_value_cut_short_says_so() {
 #[test]
 fn info_under_the_wrong_environment_suggests_e() {
     let dir = scratch();
-    // production: aes-256-gcm; development: aes-256-cbc, both version 1.
+    // production: aes-256-gcm; development: the gem's aes-128-cbc development key; both
+    // version 1.
     generate(dir.path(), &["-C", "aes-256-gcm"]);
-    let path = dir.path().join(CONFIG);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let dev_cbc = text.replacen("cipher_name: aes-256-gcm", "cipher_name: aes-256-cbc", 1);
-    std::fs::write(&path, &dev_cbc).unwrap();
     std::fs::write(dir.path().join("plain.txt"), "hello\n".repeat(100)).unwrap();
     run(
         dir.path(),
@@ -169,5 +177,5 @@ fn the_gcp_refusal_suggests_only_what_keystore_takes() {
     let dir = scratch();
     let msg = run(dir.path(), &["-g", "--keystore", "gcp", "-K", "keys"]).fails(&["gcp"]);
     assert!(!msg.contains("memory"), "{msg}");
-    assert!(msg.contains("file, environment, heroku or aws"), "{msg}");
+    assert!(msg.contains("file, environment, heroku, aws"), "{msg}");
 }

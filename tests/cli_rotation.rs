@@ -347,7 +347,10 @@ fn environments_limit_every_operation() {
     assert_eq!(versions("release"), [2]);
 
     for op in ["-R", "-U", "-A", "-X"] {
-        run(d, &[op, "-S", "staging"]).fails(&["\"staging\" not found", "release"]);
+        run(d, &[op, "-S", "staging"]).fails(&[
+            "\"staging\", given in --environments, is not in the file",
+            "release",
+        ]);
     }
     run(d, &["-R", "-c", "missing.yml"]).fails(&["missing.yml", "not found"]);
 }

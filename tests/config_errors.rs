@@ -88,13 +88,13 @@ fn unknown_cipher_and_unknown_keystore_and_encoding() {
         ],
     );
     let e = load_err(
-        &entry("keystore: :vault\n    key_filename: x.key"),
+        &entry("keystore: :azure\n    key_filename: x.key"),
         "production",
     );
     assert_msg(
         &e,
         ErrorKind::Config,
-        &["unknown keystore", "vault", "file, environment"],
+        &["unknown keystore", "azure", "file, environment"],
     );
     let e = load_err(&entry("keystore: gcp"), "production");
     assert_msg(&e, ErrorKind::Config, &["gcp keystore", "not supported"]);

@@ -634,7 +634,8 @@ fn versions_wrap_from_255_to_1() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("environment \"staging\" not found"),
+        e.to_string()
+            .contains("environment \"staging\", given in --environments, is not in the file"),
         "{e}"
     );
 }
