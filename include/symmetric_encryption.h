@@ -413,7 +413,7 @@ enum se_status se_config_load(const char *path, struct se_config **out);
 
 /**
  * Parses configuration text (`yaml_len` bytes of UTF-8, ERB rendered first). `source` names
- * it in messages (NULL: "<yaml>"). The handle has no file: key-management calls change it in
+ * it in messages (NULL: `"<yaml>"`). The handle has no file: key-management calls change it in
  * memory only; save it with `se_config_write` or read it with `se_config_to_yaml`.
  * Ownership and errors as `se_config_load`.
  *

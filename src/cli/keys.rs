@@ -1,5 +1,5 @@
 //! `--generate`, `--rotate-keys`, `--rotate-kek`, `--activate-key`, `--cleanup-keys` and
-//! `--migrate`: read the configuration file, change it with [`config::generate`], write it back,
+//! `--migrate`: read the configuration file, change it with [`crate::config::generate`], write it back,
 //! and say what was done in the gem's words.
 //!
 //! Each returns an [`Outcome`]: the gem's instruction blocks (variables to set), lines for
@@ -112,7 +112,7 @@ pub fn generate(path: &Path, opts: &GenerateOptions) -> Result<Outcome> {
     generate_config(Some(path), opts).map(|(_, out)| out)
 }
 
-/// [`generate`], returning the new configuration too; with `save_to` `None` nothing but the
+/// [`generate()`], returning the new configuration too; with `save_to` `None` nothing but the
 /// key files is written (the configuration stays in memory).
 pub fn generate_config(
     save_to: Option<&Path>,

@@ -3,7 +3,7 @@
 //!
 //! | command line | here |
 //! |---|---|
-//! | `--generate`, `--rotate-keys`, `--rotate-kek`, `--activate-key`, `--cleanup-keys`, `--migrate` | [`keys`] (over [`config::generate`](crate::config::generate)) |
+//! | `--generate`, `--rotate-keys`, `--rotate-kek`, `--activate-key`, `--cleanup-keys`, `--migrate` | [`keys`] (over [`crate::config::generate`]) |
 //! | `--encrypt`, `--decrypt` (files, stdin, prompted values), `--new-password` | [`crypt`] |
 //! | `--prompt`, the confirmation of `--cleanup-keys` | [`prompt`] |
 //! | `--re-encrypt` | [`reencrypt`] |

@@ -244,7 +244,7 @@ pub unsafe extern "C" fn se_config_load(
 }
 
 /// Parses configuration text (`yaml_len` bytes of UTF-8, ERB rendered first). `source` names
-/// it in messages (NULL: "<yaml>"). The handle has no file: key-management calls change it in
+/// it in messages (NULL: `"<yaml>"`). The handle has no file: key-management calls change it in
 /// memory only; save it with `se_config_write` or read it with `se_config_to_yaml`.
 /// Ownership and errors as `se_config_load`.
 ///

@@ -215,7 +215,7 @@ impl AtomicFile {
 }
 
 /// Writes everything `reader` yields (typically a [`Reader`](super::Reader): decrypted data) to
-/// the file `target` through an [`AtomicFile`]: the target appears only after `reader`
+/// the file `target` through an `AtomicFile`: the target appears only after `reader`
 /// reached its end without an error, so for an authenticated stream only once every chunk was
 /// verified. A device or FIFO target is written in place (module documentation). Returns the
 /// number of bytes written.

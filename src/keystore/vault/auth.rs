@@ -66,7 +66,7 @@ pub enum Auth {
         mount: String,
         /// `VAULT_K8S_ROLE`.
         role: String,
-        /// `VAULT_K8S_TOKEN_FILE`, default [`K8S_TOKEN_FILE`]; read at each login.
+        /// `VAULT_K8S_TOKEN_FILE`, default `K8S_TOKEN_FILE`; read at each login.
         jwt_file: PathBuf,
     },
 }
