@@ -310,12 +310,10 @@ module SymmetricEncryption
 
       written = FFI::MemoryPointer.new(:uint64)
       target = Native.text_arg(path)
-      status = if @path
-                 Native.se_reader_copy_to_file_nogvl(@handle, target, written)
-               else
-                 Native.se_reader_copy_to_file(@handle, target, written)
-               end
-      check(status, true)
+      # Always without the GVL: opening the target may block (a FIFO waits for its reader,
+      # which may be another Ruby thread), and a callback source re-acquires the GVL for each
+      # read (the ffi gem does that for callbacks made from a `blocking: true` call).
+      check(Native.se_reader_copy_to_file_nogvl(@handle, target, written), true)
       @end = true
       written.get_uint64(0)
     end
