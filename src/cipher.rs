@@ -206,15 +206,20 @@ impl Cipher {
         self
     }
 
+    /// The cipher (algorithm, key size and mode).
     pub fn cipher_name(&self) -> CipherName {
         self.name
     }
+    /// The key version written into the header of every value this cipher encrypts.
     pub fn version(&self) -> u8 {
         self.version
     }
+    /// How encrypted values are encoded as text.
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
+    /// Whether values get a header even when the options do not ask for one (the gem's
+    /// `always_add_header`, on unless the configuration turns it off).
     pub fn always_add_header(&self) -> bool {
         self.always_add_header
     }

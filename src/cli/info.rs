@@ -47,6 +47,7 @@ pub enum Verdict {
 /// What `--info` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
+    /// What was examined: a value or a file.
     pub subject: Subject,
     /// The encoding a value was decoded with (`None` for streams, which are binary).
     pub encoding: Option<Encoding>,
@@ -58,6 +59,7 @@ pub struct Info {
     pub config_label: String,
     /// The loaded configuration's versions, primary first (empty when it did not load).
     pub versions: Vec<(u8, CipherName)>,
+    /// Whether this configuration can decrypt it, and if not why.
     pub verdict: Verdict,
 }
 

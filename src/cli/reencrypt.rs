@@ -64,7 +64,9 @@ pub enum FileOutcome {
 /// One file's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileReport {
+    /// The file.
     pub path: PathBuf,
+    /// What was done to it.
     pub outcome: FileOutcome,
 }
 

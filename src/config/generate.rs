@@ -142,6 +142,7 @@ impl fmt::Display for Notice {
 /// Versions removed from (or to be removed from) one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removal {
+    /// The environment's name.
     pub environment: String,
     /// In file order.
     pub versions: Vec<u8>,
@@ -165,7 +166,9 @@ pub struct Report {
 /// A data key (and its iv) to put into a keystore.
 #[derive(Debug, Clone)]
 pub struct DataKey {
+    /// The raw key (zeroized when dropped, never printed).
     pub key: SecretBytes,
+    /// The raw iv; `None` for a cipher entry without one.
     pub iv: Option<SecretBytes>,
 }
 
@@ -182,9 +185,13 @@ impl DataKey {
 /// What [`generate_data_key`] makes.
 #[derive(Debug, Clone)]
 pub struct DataKeySpec {
+    /// Where the key is kept.
     pub keystore: KeystoreKind,
+    /// The new entry's cipher.
     pub cipher_name: CipherName,
+    /// The application's name, part of key file and variable names.
     pub app_name: String,
+    /// The environment the key is for.
     pub environment: String,
     /// The version of the new entry.
     pub version: u8,
