@@ -16,11 +16,17 @@ use crate::key::SecretBytes;
 /// A cipher algorithm the gem knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CipherName {
+    /// `aes-128-cbc`: 16-byte key, 16-byte iv, not authenticated.
     Aes128Cbc,
+    /// `aes-192-cbc`: 24-byte key, 16-byte iv, not authenticated.
     Aes192Cbc,
+    /// `aes-256-cbc`: 32-byte key, 16-byte iv, not authenticated (gem 4.x's default).
     Aes256Cbc,
+    /// `aes-128-gcm`: 16-byte key, 12-byte iv, authenticated.
     Aes128Gcm,
+    /// `aes-192-gcm`: 24-byte key, 12-byte iv, authenticated.
     Aes192Gcm,
+    /// `aes-256-gcm`: 32-byte key, 12-byte iv, authenticated (gem 5.0's default).
     Aes256Gcm,
 }
 

@@ -353,7 +353,7 @@ fn version_ciphers_and_help() {
     let d = dir.path();
     let out = run(d, &["-v"]).ok().out();
     assert!(out.starts_with(&format!(
-        "symmetric-encryption {}\ncrypto backend: {}",
+        "Symmetric Encryption v{}\ncrypto backend: {}",
         symmetric_encryption::VERSION,
         symmetric_encryption::crypto::BACKEND
     )));

@@ -50,18 +50,38 @@ pub fn default_key_path() -> PathBuf {
 pub enum Notice {
     /// A key file was written; `previous` is where the file it replaced was moved.
     KeyFileWritten {
+        /// The key file.
         path: PathBuf,
+        /// Where the file it replaced was moved, if there was one.
         previous: Option<PathBuf>,
     },
     /// Set this environment variable wherever the application runs (`environment` keystore).
-    SetEnvironmentVariable { name: String, value: String },
+    SetEnvironmentVariable {
+        /// The variable's name.
+        name: String,
+        /// Its value: the encrypted key, base64 (never a plaintext key).
+        value: String,
+    },
     /// Add this variable to the Heroku app (`heroku` keystore).
-    HerokuConfigAdd { name: String, value: String },
+    HerokuConfigAdd {
+        /// The variable's name.
+        name: String,
+        /// Its value: the encrypted key, base64.
+        value: String,
+    },
     /// The Vault transit key at `path` (`transit/keys/NAME`) did not exist and was created.
-    TransitKeyCreated { path: String },
+    TransitKeyCreated {
+        /// Mount and key name.
+        path: String,
+    },
     /// The Vault transit key at `path` was rotated to `version`, and the stored data keys it
     /// wraps were rewrapped with it.
-    TransitKeyRotated { path: String, version: u32 },
+    TransitKeyRotated {
+        /// Mount and key name.
+        path: String,
+        /// The transit key's new version.
+        version: u32,
+    },
 }
 
 impl fmt::Debug for Notice {

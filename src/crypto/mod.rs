@@ -34,7 +34,9 @@ pub const BACKEND: &str = backend::NAME;
 /// Block cipher mode of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Cipher block chaining with PKCS#7 padding (the gem's `-cbc` ciphers).
     Cbc,
+    /// Galois/counter mode with a 16-byte tag (the gem's `-gcm` ciphers).
     Gcm,
 }
 
