@@ -108,7 +108,8 @@ impl ChunkCipher {
     pub fn new(cipher: CipherName, key: &[u8], prefix: &[u8], header: &[u8]) -> Result<Self> {
         if !cipher.is_authenticated() {
             return Err(Error::Argument(format!(
-                "{} is not an authenticated cipher, so it cannot authenticate the chunks of a                  stream: use aes-256-gcm (or aes-128-gcm, aes-192-gcm)",
+                "{} is not an authenticated cipher, so it cannot authenticate the chunks of a \
+                 stream: use aes-256-gcm (or aes-128-gcm, aes-192-gcm)",
                 cipher.as_str()
             )));
         }
@@ -122,7 +123,8 @@ impl ChunkCipher {
         }
         let prefix: [u8; NONCE_PREFIX_LEN] = prefix.try_into().map_err(|_| {
             Error::Argument(format!(
-                "the nonce prefix of a chunked stream must be exactly {NONCE_PREFIX_LEN} bytes,                  but is {} bytes",
+                "the nonce prefix of a chunked stream must be exactly {NONCE_PREFIX_LEN} bytes, \
+                 but is {} bytes",
                 prefix.len()
             ))
         })?;
