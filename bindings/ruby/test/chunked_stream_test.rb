@@ -2,6 +2,7 @@
 
 require_relative "test_helper"
 require "openssl"
+require "stringio"
 require "zlib"
 
 # SymmetricEncryption::ChunkedStream (se_chunk_seal / se_chunk_open) against the gem's chunked
@@ -28,7 +29,7 @@ class ChunkedStreamTest < SymmetricEncryptionTest
     c.key = key
     c.iv = prefix.b + [number].pack("N") + (last ? "\x01" : "\x00").b
     c.auth_data = aad
-    c.update(data) + c.final + c.auth_tag(16)
+    (data.empty? ? "".b : c.update(data)) + c.final + c.auth_tag(16)
   end
 
   MANIFEST.fetch("files").select { |f| f["chunked"] }.each do |f|
@@ -39,7 +40,9 @@ class ChunkedStreamTest < SymmetricEncryptionTest
       body_at = header.parse(encrypted)
       assert_equal f.fetch("header").fetch("length"), body_at
       chunks = SymmetricEncryption::ChunkedStream.new(
-        cipher_name: f.fetch("stream_cipher"), key: header.key, nonce_prefix: header.iv,
+        # Without a stream key in the header (random_key: false) the version's own key is used.
+        cipher_name: f.fetch("stream_cipher"), key: header.key || SymmetricEncryption.cipher(header.version).send(:key),
+        nonce_prefix: header.iv,
         header_bytes: header.header_bytes, chunk_size: header.chunk_size
       )
       assert_equal body_at, chunks.header_size
@@ -52,7 +55,7 @@ class ChunkedStreamTest < SymmetricEncryptionTest
         assert_equal frame, chunks.encrypt(i, data, last: last), "chunk #{i} re-sealed"
         data
       end.join
-      decrypted = Zlib::Inflate.inflate(decrypted) if f.fetch("compress")
+      decrypted = Zlib::GzipReader.new(StringIO.new(decrypted)).read if f.fetch("compress")
       assert_equal plain, decrypted
     end
   end
