@@ -8,6 +8,7 @@
 //! | `--prompt`, the confirmation of `--cleanup-keys` | [`prompt`] |
 //! | `--re-encrypt` | [`reencrypt`] |
 //! | `--info` | [`info`] |
+//! | `--inventory`, `--re-encrypt-columns` | [`db`] (over [`crate::db`], feature `db`) |
 //!
 //! Every function returns the library's [`Error`](crate::Error); messages name the file, the
 //! environment and the version, and never contain keys or plaintext.
@@ -29,6 +30,7 @@ use crate::context::Context;
 use crate::error::Result;
 
 pub mod crypt;
+pub mod db;
 pub mod info;
 pub mod keys;
 pub mod prompt;
