@@ -74,6 +74,12 @@ typedef enum se_status {
 typedef struct KeystoreKind KeystoreKind;
 
 /**
+ * A parsed configuration file (every environment, keys not loaded). Changed in place by the
+ * key-management calls; use it from one thread at a time. Free with `se_config_free`.
+ */
+typedef struct se_config se_config;
+
+/**
  * An opaque, immutable set of ciphers (one environment of a configuration). Safe to use from
  * many threads at once. Free with `se_context_free`.
  */
@@ -86,10 +92,124 @@ typedef struct se_context se_context;
 typedef struct se_reader se_reader;
 
 /**
+ * What a key-management call did, as the command line reports it. Every string is UTF-8,
+ * NUL-terminated and owned by the report (valid until `se_report_free`). Variable values are
+ * encrypted keys: the report zeroes its memory when freed.
+ */
+typedef struct se_report se_report;
+
+/**
  * An encrypting stream writer. Not thread-safe: use it from one thread at a time. Write with
  * `se_writer_write`, finish with `se_writer_close`, release with `se_writer_free`.
  */
 typedef struct se_writer se_writer;
+
+/**
+ * The command line's key-management options, as text. Every field NULL (0 for the integer)
+ * means the command line's default for that option. Get one from `se_key_options_default`.
+ */
+typedef struct se_key_options {
+  /**
+   * `--environments`: comma separated names. NULL: development,test,release,production when
+   * generating, every environment of the file otherwise.
+   */
+  const char *environments;
+  /**
+   * `--app-name`. NULL: symmetric-encryption when generating, the name in the current key
+   * file or variable names when rotating.
+   */
+  const char *app_name;
+  /**
+   * `--keystore`: "file", "environment", "heroku", "memory" or "aws". NULL: file when
+   * generating, the current primary's keystore when rotating.
+   */
+  const char *keystore;
+  /**
+   * `--cipher-name`. NULL: aes-256-gcm when generating, the current cipher when rotating.
+   */
+  const char *cipher_name;
+  /**
+   * `--key-path`: directory of new key files. NULL: ~/.symmetric-encryption when generating,
+   * beside the current key files when rotating.
+   */
+  const char *key_path;
+  /**
+   * `--key-permissions`: comma separated octal modes, e.g. "0600,0400".
+   */
+  const char *key_permissions;
+  /**
+   * `--regions` (aws): comma separated.
+   */
+  const char *regions;
+  /**
+   * `--rolling-deploy` (rotate keys): 1 puts the new key second, 0 first.
+   */
+  int32_t rolling_deploy;
+} se_key_options;
+
+/**
+ * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+ * An empty result has `data == NULL` and `len == 0`.
+ */
+typedef struct se_bytes {
+  uint8_t *data;
+  size_t len;
+} se_bytes;
+
+/**
+ * The gem's `Keystore::<Name>.generate_data_key` arguments. Strings NULL mean "not given".
+ */
+typedef struct se_data_key_options {
+  /**
+   * "file", "environment", "heroku", "memory" or "aws" (required).
+   */
+  const char *keystore;
+  /**
+   * The cipher of the new key (NULL: aes-256-cbc, the gem's keystores' default).
+   */
+  const char *cipher_name;
+  /**
+   * Used in key file and variable names (required).
+   */
+  const char *app_name;
+  /**
+   * Used in key file and variable names (required).
+   */
+  const char *environment;
+  /**
+   * The current version: the new key gets `version + 1`, and 255 wraps to 1, as in the gem.
+   */
+  int32_t version;
+  /**
+   * Directory of the key files (file and aws keystores; required for them).
+   */
+  const char *key_path;
+  /**
+   * Comma separated octal modes (file keystore): written as `permissions:`, the first is the
+   * mode of the new key files.
+   */
+  const char *key_permissions;
+  /**
+   * Comma separated regions (aws; NULL: the gem's four default regions).
+   */
+  const char *regions;
+  /**
+   * The data key to store (`dek:` in the gem), or NULL for a new random one.
+   */
+  const uint8_t *dek;
+  /**
+   * Length of `dek`.
+   */
+  size_t dek_len;
+  /**
+   * The iv that goes with `dek` (NULL: a new random one).
+   */
+  const uint8_t *dek_iv;
+  /**
+   * Length of `dek_iv`.
+   */
+  size_t dek_iv_len;
+} se_data_key_options;
 
 /**
  * What a cipher of a context is (never its key or iv).
@@ -244,15 +364,6 @@ typedef struct se_encrypt_options {
 } se_encrypt_options;
 
 /**
- * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
- * An empty result has `data == NULL` and `len == 0`.
- */
-typedef struct se_bytes {
-  uint8_t *data;
-  size_t len;
-} se_bytes;
-
-/**
  * A borrowed input buffer, for the batch calls.
  */
 typedef struct se_slice {
@@ -280,6 +391,378 @@ const char *se_backend(void);
  * has failed). Messages never contain key material or plaintext.
  */
 const char *se_last_error(void);
+
+/**
+ * `se_key_options` with every option unset (the command line's defaults).
+ */
+struct se_key_options se_key_options_default(void);
+
+/**
+ * Parses a configuration file (ERB rendered, every environment; no key is read). `path` NULL:
+ * `SYMMETRIC_ENCRYPTION_CONFIG`, else `config/symmetric-encryption.yml`. The key-management
+ * calls on the handle write the file back to `path` (atomically, in the gem's layout), as the
+ * command line does. On success `*out` owns a new handle (free it with `se_config_free`);
+ * on failure `*out` is NULL.
+ * Errors: `SE_ERROR_CONFIG` (missing or invalid file: the message names the file and line),
+ * `SE_ERROR_IO`, `SE_ERROR_ARGUMENT` (NULL out, bad UTF-8).
+ *
+ * # Safety
+ * `path` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_config_load(const char *path, struct se_config **out);
+
+/**
+ * Parses configuration text (`yaml_len` bytes of UTF-8, ERB rendered first). `source` names
+ * it in messages (NULL: `"<yaml>"`). The handle has no file: key-management calls change it in
+ * memory only; save it with `se_config_write` or read it with `se_config_to_yaml`.
+ * Ownership and errors as `se_config_load`.
+ *
+ * # Safety
+ * `yaml` valid for `yaml_len` bytes; `source` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_config_parse_yaml(const char *yaml, size_t yaml_len, const char *source, struct se_config **out);
+
+/**
+ * Frees a configuration handle. NULL is accepted. Keys held in it are zeroized.
+ *
+ * # Safety
+ * `cfg` NULL or a live handle, not used by another thread, not used afterwards.
+ */
+void se_config_free(struct se_config *cfg);
+
+/**
+ * The configuration as the gem writes it (UTF-8 YAML) into `*out`; free it with
+ * `se_bytes_free`. The text holds the keys the file itself holds (development and test keys,
+ * memory keystores' encrypted keys): `se_bytes_free` zeroes it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg or out).
+ *
+ * # Safety
+ * `cfg` a live handle; `out` writable.
+ */
+enum se_status se_config_to_yaml(const struct se_config *cfg, struct se_bytes *out);
+
+/**
+ * Writes the configuration to `path` (NULL: the file it was loaded from) atomically (temp
+ * file + rename), in the gem's layout. Writing to another path does not change where later
+ * key-management calls write.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg; NULL path for a handle parsed from text), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `cfg` a live handle; `path` NULL or NUL-terminated.
+ */
+enum se_status se_config_write(const struct se_config *cfg, const char *path);
+
+/**
+ * Describes the configuration without any key, as JSON (UTF-8) in `*out` (free it with
+ * `se_bytes_free`): `{"source": ..., "path": ...|null, "environments": [{"name": ...,
+ * "entries": [{"version", "cipher_name", "primary", "keystore" (null when the key is in the
+ * file), "key_in_file", "key_filename", "key_env_var", "master_key_alias", "key_files":
+ * [{"region", "file_name"}], "encoding", "always_add_header", "key_encrypting_key" (whether
+ * one secures the key), "permissions": ["0600", ...]}]}]}`, environments and entries in file
+ * order (the first entry is the primary). Unset fields are null.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg or out).
+ *
+ * # Safety
+ * `cfg` a live handle; `out` writable.
+ */
+enum se_status se_config_describe(const struct se_config *cfg, struct se_bytes *out);
+
+/**
+ * The environments' names, comma separated in file order, into `*out` (free with
+ * `se_bytes_free`; not NUL-terminated).
+ * Errors: `SE_ERROR_ARGUMENT` (NULL cfg or out).
+ *
+ * # Safety
+ * `cfg` a live handle; `out` writable.
+ */
+enum se_status se_config_environments(const struct se_config *cfg, struct se_bytes *out);
+
+/**
+ * The key versions of one environment in file order (the primary first), one byte each, into
+ * `*out` (free with `se_bytes_free`).
+ * Errors: `SE_ERROR_CONFIG` (no such environment: the message lists the ones there),
+ * `SE_ERROR_ARGUMENT` (NULL argument).
+ *
+ * # Safety
+ * `cfg` a live handle; `environment` NUL-terminated; `out` writable.
+ */
+enum se_status se_config_versions(const struct se_config *cfg, const char *environment, struct se_bytes *out);
+
+/**
+ * Loads the keys of one environment of the handle (`environment` NULL: the default
+ * environment, as `se_context_load`) into a new context in `*out` (free with
+ * `se_context_free`). Errors as `se_context_load`.
+ *
+ * # Safety
+ * `cfg` a live handle; `environment` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_config_context(const struct se_config *cfg, const char *environment, struct se_context **out);
+
+/**
+ * `--generate`: a new configuration with version 1 keys for every environment of
+ * `options->environments` (development and test get the gem's fixed development key). Key
+ * files are written now (file and aws keystores); variables to set are in the report.
+ * `path` non-NULL: the configuration is written there (refused, before any key is made, if
+ * the file exists) and the handle writes back there; NULL: it stays in memory.
+ * On success `*out` owns the new handle (`se_config_free`) and `*report` the report
+ * (`se_report_free`); on failure both are NULL.
+ * Errors: `SE_ERROR_ARGUMENT` (bad option: unknown keystore or cipher, bad permissions, file
+ * exists), `SE_ERROR_KEYSTORE` (KMS failure), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `path` NULL or NUL-terminated; `options` NULL or valid; `out` and `report` writable.
+ */
+enum se_status se_config_generate(const char *path, const struct se_key_options *options, struct se_config **out, struct se_report **report);
+
+/**
+ * `--rotate-keys`: a new data key (highest version + 1) in every environment of
+ * `options->environments` (NULL: all) whose key is in a keystore, first in its list, or
+ * second with `options->rolling_deploy` = 1 (then `se_config_activate_key` after the deploy).
+ * `keystore`, `cipher_name`, `key_path`, `regions` and `app_name` change what the new key
+ * uses. The handle changes in place and, when it has a file, the file is written back.
+ * `*report` (free with `se_report_free`): files written, variables to set.
+ * Errors: `SE_ERROR_CONFIG` (unknown environment), `SE_ERROR_ARGUMENT` (bad option),
+ * `SE_ERROR_KEYSTORE`, `SE_ERROR_IO`. On failure the handle may hold the keys made so far
+ * but the file is not written.
+ *
+ * # Safety
+ * `cfg` a live handle used by no other thread; `options` NULL or valid; `report` writable.
+ */
+enum se_status se_config_rotate_keys(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--rotate-kek`: the current data key of every selected environment re-encrypted under new
+ * key-encrypting keys (file, environment, heroku and memory keystores; data keys and
+ * versions stay). Uses `options->environments` and `options->app_name`. The previous key
+ * files are moved aside, never deleted; a variable keeps its name and gets a new value (in the
+ * report). Handle and file change as for `se_config_rotate_keys`; errors likewise.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_rotate_kek(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--activate-key`: the entry with the highest version becomes the primary in every
+ * environment of `options->environments` (NULL: all). Handle and file change only when that
+ * changes something (`se_report_written`). Errors: `SE_ERROR_CONFIG`, `SE_ERROR_IO`.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_activate_key(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--cleanup-keys`, first half: what `se_config_cleanup_keys` would remove (every version but
+ * the highest in each selected environment), changing nothing. `*report`: the gem's warning
+ * naming them (`se_report_stdout`, "" when nothing would be removed) and the versions per
+ * environment (`se_report_removal`). Errors: `SE_ERROR_CONFIG`.
+ *
+ * # Safety
+ * `cfg` a live handle; `options` NULL or valid; `report` writable.
+ */
+enum se_status se_config_cleanup_plan(const struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--cleanup-keys --force`: removes every version but the highest from each selected
+ * environment (key files are not deleted). The removed versions are in the report
+ * (`se_report_removal`). Handle and file change as for `se_config_rotate_keys`.
+ * Errors: `SE_ERROR_CONFIG`, `SE_ERROR_IO`.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_cleanup_keys(struct se_config *cfg, const struct se_key_options *options, struct se_report **report);
+
+/**
+ * `--migrate`: writes the configuration back in the current format (a `ciphers:` list in
+ * every environment, the gem's layout); for a handle without a file, only the report says
+ * what changed (`se_config_to_yaml` gives the text). The pre-v4 RSA format is refused
+ * (`SE_ERROR_CONFIG`: migrate it with the Ruby gem first). Errors also `SE_ERROR_IO`.
+ *
+ * # Safety
+ * As `se_config_rotate_keys`.
+ */
+enum se_status se_config_migrate(struct se_config *cfg, struct se_report **report);
+
+/**
+ * `--re-encrypt`: every encrypted file matching the glob `pattern` (NULL: the command line's
+ * default, every .yml and .rb file under the working directory; relative to the working
+ * directory; `{a,b}` alternatives as in a shell) re-encrypted with `version` of
+ * `ctx` (-1: its primary), and every encrypted value inside matching text files up to
+ * 256 KiB replaced in place (atomically). A file that cannot be re-encrypted is left as it
+ * was: it is named in `se_report_stderr` and counted by `se_report_failures`; the call
+ * still returns `SE_OK`. `*report`: one line per file changed (`se_report_line`), then the
+ * summary line, as the command line prints them.
+ * Errors: `SE_ERROR_ARGUMENT` (bad pattern or version, NULL ctx or report), `SE_ERROR_CIPHER`
+ * (version not in the context).
+ *
+ * # Safety
+ * `ctx` a live context; `pattern` NULL or NUL-terminated; `report` writable.
+ */
+enum se_status se_reencrypt(const struct se_context *ctx, const char *pattern, int32_t version, struct se_report **report);
+
+/**
+ * Frees a report. NULL is accepted. Its memory is zeroed first.
+ *
+ * # Safety
+ * `report` NULL or a live report, not used afterwards.
+ */
+void se_report_free(struct se_report *report);
+
+/**
+ * Everything the command line prints to standard output for this operation (the gem's
+ * `export` / `heroku config:add` blocks, then the summary lines). Never NULL ("" for a NULL
+ * report); owned by the report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_stdout(const struct se_report *report);
+
+/**
+ * What the command line prints to standard error (warnings; files that could not be
+ * re-encrypted), "" when nothing. Never NULL; owned by the report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_stderr(const struct se_report *report);
+
+/**
+ * Number of summary lines (`se_report_line`); 0 for NULL.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_line_count(const struct se_report *report);
+
+/**
+ * Summary line `index` (0-based), without a line end; NULL when out of range. Owned by the
+ * report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_line(const struct se_report *report, size_t index);
+
+/**
+ * Number of key files written; 0 for NULL.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_file_count(const struct se_report *report);
+
+/**
+ * Path of key file `index` written (as named in the configuration); NULL when out of range.
+ * Owned by the report.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+const char *se_report_file(const struct se_report *report, size_t index);
+
+/**
+ * Number of variables to set (environment and heroku keystores); 0 for NULL.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_variable_count(const struct se_report *report);
+
+/**
+ * Variable `index` to set: `*name`, `*value` (the encrypted data key, base64; owned by the
+ * report) and `*heroku` (1: `heroku config:add`, 0: `export`). Any out-pointer may be NULL.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL report, index out of range).
+ *
+ * # Safety
+ * `report` NULL or a live report; non-NULL out-pointers writable.
+ */
+enum se_status se_report_variable(const struct se_report *report, size_t index, const char **name, const char **value, int32_t *heroku);
+
+/**
+ * Number of environments with versions removed (cleanup) or to remove (cleanup plan).
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_removal_count(const struct se_report *report);
+
+/**
+ * Removal `index`: `*environment` and its `*count` versions at `*versions` (in file order),
+ * owned by the report. Any out-pointer may be NULL.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL report, index out of range).
+ *
+ * # Safety
+ * `report` NULL or a live report; non-NULL out-pointers writable.
+ */
+enum se_status se_report_removal(const struct se_report *report, size_t index, const char **environment, const uint8_t **versions, size_t *count);
+
+/**
+ * 1 when the operation wrote the configuration file or re-encrypted something, else 0.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+int32_t se_report_written(const struct se_report *report);
+
+/**
+ * Files that could not be fully re-encrypted (`se_reencrypt`), else 0.
+ *
+ * # Safety
+ * `report` NULL or a live report.
+ */
+size_t se_report_failures(const struct se_report *report);
+
+/**
+ * Runs the `symmetric-encryption` command line in this process, exactly as the binary: `argv`
+ * holds `argc` NUL-terminated arguments, the first being the program name (as `main`
+ * receives them). Reads standard input and writes to the process's standard output and error
+ * (file descriptors 0, 1, 2; flush your own buffers first). Returns the exit status: 0
+ * success, 1 failure (a one-line message on standard error), 2 usage error. Arguments need
+ * not be UTF-8. Never unwinds: an internal error prints a message and returns 1.
+ *
+ * # Safety
+ * `argv` valid for `argc` pointers, each a NUL-terminated string (NULL `argv` with `argc` 0 is
+ * accepted).
+ */
+int32_t se_cli_main(int32_t argc, const char *const *argv);
+
+/**
+ * `se_data_key_options` with nothing set (version 0).
+ */
+struct se_data_key_options se_data_key_options_default(void);
+
+/**
+ * One new data key in a keystore, as the gem's `Keystore::<Name>.generate_data_key`: key
+ * files are written (file, aws), the variable to set is in the report (environment, heroku).
+ * `*entry_yaml` (free with `se_bytes_free`) is a configuration in the gem's layout with one
+ * environment (`options->environment`) holding the one new entry: what to add to a
+ * configuration's `ciphers:`. It holds the key-encrypting key for the environment, heroku
+ * and memory keystores, as the gem's entry does; `se_bytes_free` zeroes it.
+ * `*report` (free with `se_report_free`): files written, variables to set.
+ * Errors: `SE_ERROR_ARGUMENT` (missing or bad option, dek of the wrong length),
+ * `SE_ERROR_KEYSTORE` (KMS), `SE_ERROR_IO`.
+ *
+ * # Safety
+ * `options` valid, its strings NUL-terminated and buffers valid for their lengths; outs
+ * writable.
+ */
+enum se_status se_keystore_generate_data_key(const struct se_data_key_options *options, struct se_bytes *entry_yaml, struct se_report **report);
+
+/**
+ * Reads the data key of entry `index` (0 = the primary) of `environment` in configuration
+ * text (`yaml_len` bytes, the gem's layout), through its whole chain of key-encrypting keys
+ * and keystore (key file, variable, KMS): the gem's `Keystore.read_key`. `*key` gets the raw
+ * key, `*iv` its iv (empty when none), both to be freed (and zeroed) with `se_bytes_free`.
+ * Meant for key-management tools: keep the key out of logs and files.
+ * Errors: as `se_context_load`; `SE_ERROR_ARGUMENT` for an index out of range.
+ *
+ * # Safety
+ * `yaml` valid for `yaml_len` bytes; `environment` NUL-terminated; `key` and `iv` writable.
+ */
+enum se_status se_keystore_read_key(const char *yaml, size_t yaml_len, const char *environment, size_t index, struct se_bytes *key, struct se_bytes *iv);
 
 /**
  * Loads one environment of a configuration file (the gem's `symmetric-encryption.yml`) with
@@ -310,7 +793,10 @@ enum se_status se_context_load(const char *path, const char *environment, struct
 enum se_status se_context_load_yaml(const char *yaml, size_t yaml_len, const char *environment, struct se_context **out);
 
 /**
- * Frees a context. NULL is accepted. The keys it held are zeroized.
+ * Frees a context. NULL is accepted. The keys it held (raw key, AES key schedule, GHASH key,
+ * HMAC state, configured iv) are zeroized once no other context shares them: contexts made
+ * by `se_context_select`, `se_context_combine` and `se_context_with_max_decompressed_size`
+ * share their ciphers, and open readers and writers hold them too.
  *
  * # Safety
  * `ctx` must be NULL or a handle from this library not yet freed, and no other thread may be
@@ -383,6 +869,77 @@ enum se_status se_context_cipher_info(const struct se_context *ctx, size_t index
  * `ctx` must be NULL or a live handle.
  */
 int32_t se_context_randomize_iv(const struct se_context *ctx);
+
+/**
+ * A new context with the same ciphers as `ctx` (shared, not copied) and another
+ * decompression limit: the most a compressed value may inflate to when `se_decrypt`,
+ * `se_decrypt_version`, `se_decrypt_binary`, `se_decrypt_many` or `se_decrypt_into` decrypts
+ * it. Every context starts with 64 MiB (67108864 bytes). A value that would inflate past the
+ * limit fails with `SE_ERROR_CIPHER` and a message naming the limit, after at most the limit
+ * was inflated (and, for `se_decrypt_into`, at most `out_cap` bytes were held). Values that are
+ * not compressed are never larger than their ciphertext and are not affected. `ctx` is not
+ * changed (contexts are immutable, so threads sharing it are not disturbed); contexts made from
+ * the new one by `se_context_select` and `se_context_combine` (as `contexts[0]`) keep its
+ * limit. Free `*out` with `se_context_free`.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, a limit of 0).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_with_max_decompressed_size(const struct se_context *ctx, uint64_t max_decompressed_size, struct se_context **out);
+
+/**
+ * The decompression limit of `ctx` in bytes (see `se_context_with_max_decompressed_size`;
+ * 67108864 unless changed), or 0 for NULL.
+ *
+ * # Safety
+ * `ctx` must be NULL or a live handle.
+ */
+uint64_t se_context_max_decompressed_size(const struct se_context *ctx);
+
+/**
+ * Copies the raw key of cipher `index` of `ctx` (0 = its primary) into `*out`: 16, 24 or 32
+ * bytes. The copy is secret: free it with `se_bytes_free` (which zeroes it) as soon as it has
+ * been used, and never log it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_cipher_key(const struct se_context *ctx, size_t index, struct se_bytes *out);
+
+/**
+ * Copies the configured iv of cipher `index` of `ctx` into `*out`; an empty result
+ * (`data == NULL`, `len == 0`) when the cipher has none. Free it with `se_bytes_free`.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, index out of range).
+ *
+ * # Safety
+ * `ctx` a live handle; `out` writable.
+ */
+enum se_status se_context_cipher_iv(const struct se_context *ctx, size_t index, struct se_bytes *out);
+
+/**
+ * Encrypts `len` bytes at `data` with cipher `index` of `ctx` used as a key-encrypting key,
+ * as the gem's `SymmetricEncryption::Key#encrypt`: the raw cipher with the cipher's configured
+ * iv, no header; GCM appends its 16-byte tag. On success `*out` holds the result (free it with
+ * `se_bytes_free`). Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range), `SE_ERROR_CIPHER`
+ * (a GCM cipher without an iv).
+ *
+ * # Safety
+ * `ctx` a live handle; `data` valid for `len` bytes; `out` writable.
+ */
+enum se_status se_context_kek_encrypt(const struct se_context *ctx, size_t index, const uint8_t *data, size_t len, struct se_bytes *out);
+
+/**
+ * Decrypts what `se_context_kek_encrypt` wrote (the gem's `Key#decrypt`). The result is
+ * secret (usually a key): free it with `se_bytes_free`, which zeroes it.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL, index out of range), `SE_ERROR_CIPHER` (bad padding,
+ * wrong key, too short), `SE_ERROR_AUTHENTICATION` (GCM tag mismatch).
+ *
+ * # Safety
+ * `ctx` a live handle; `data` valid for `len` bytes; `out` writable.
+ */
+enum se_status se_context_kek_decrypt(const struct se_context *ctx, size_t index, const uint8_t *data, size_t len, struct se_bytes *out);
 
 /**
  * Stream options with every field at its default.
@@ -495,6 +1052,19 @@ enum se_status se_reader_seek(struct se_reader *r, int64_t offset, int32_t whenc
 enum se_status se_reader_size(struct se_reader *r, uint64_t *size);
 
 /**
+ * Sets the reader's output limit: no more than `max_output` bytes of plaintext in all (no
+ * plaintext past offset `max_output`) are handed out; a read or seek that would go past it
+ * fails with `SE_ERROR_CIPHER` and a message naming the limit. 0 removes the limit (the
+ * default: streams are read in bounded memory, so their size is not limited). Use it where the
+ * output goes somewhere bounded and the stream is not trusted: a compressed stream inflates
+ * up to about 1000 times. Errors: `SE_ERROR_ARGUMENT` (NULL reader).
+ *
+ * # Safety
+ * `r` a live reader.
+ */
+enum se_status se_reader_set_max_output(struct se_reader *r, uint64_t max_output);
+
+/**
  * Describes the stream's header into `*out` (`present` = 0 for a stream without one).
  *
  * # Safety
@@ -514,6 +1084,10 @@ void se_reader_free(struct se_reader *r);
  * Encrypts the file `source_path` into `target_path` in bounded memory (temporary file +
  * rename: nothing is left at the target on failure). `compress`: -1 = by the target's name as
  * the gem does (not for .zip .gz .gzip .xls?), 0, 1. `version`: -1 = the primary.
+ * A new target is created with mode 0600; an existing regular file's permission bits are kept
+ * (without setuid/setgid); a symbolic link at the target is replaced, not followed. A
+ * character device or FIFO target (`/dev/null`, a named pipe) is written in place, never
+ * replaced; a directory, block device or socket is refused with `SE_ERROR_ARGUMENT`.
  * Errors: `SE_ERROR_IO`, `SE_ERROR_CIPHER` (unknown version), `SE_ERROR_ARGUMENT`.
  *
  * # Safety
@@ -525,13 +1099,41 @@ enum se_status se_encrypt_file(const struct se_context *ctx, const char *source_
  * Decrypts the file `source_path` into `target_path` in bounded memory. The plaintext is
  * written to a temporary file renamed onto the target only after the whole stream was read
  * and, for GCM, authenticated; on failure nothing is left at the target. (CBC streams carry
- * no authentication: only their padding is checked.)
+ * no authentication: only their padding is checked.) The target rules of `se_encrypt_file`
+ * apply (0600, links replaced, devices and FIFOs written in place: there, data written
+ * before a failure stays written).
  * Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
  *
  * # Safety
  * `ctx` a live context; paths NUL-terminated.
  */
 enum se_status se_decrypt_file(const struct se_context *ctx, const char *source_path, const char *target_path);
+
+/**
+ * Decrypts the rest of reader `r` into the file `target_path`, as `se_decrypt_file` does for
+ * two paths: the plaintext goes to a temporary file (created with `O_EXCL`, mode 0600) in the
+ * target's directory, renamed onto the target only after the stream was read to its end and,
+ * for GCM, authenticated; on failure nothing is left at the target. A character device or
+ * FIFO target is written in place; a directory or other special file is refused
+ * (`SE_ERROR_ARGUMENT`). `*written` (may be NULL) gets the number of bytes written. The
+ * reader is not freed; after a failure only `se_reader_free` is useful.
+ * Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
+ *
+ * # Safety
+ * `r` a live reader used by this thread only; `target_path` NUL-terminated; `written` NULL
+ * or writable.
+ */
+enum se_status se_reader_copy_to_file(struct se_reader *r, const char *target_path, uint64_t *written);
+
+/**
+ * As `se_decrypt_file`, with an output limit: when the decrypted data would be larger than
+ * `max_output` bytes the call fails with `SE_ERROR_CIPHER` (a message naming the limit) and
+ * nothing is left at the target. 0 = no limit (as `se_decrypt_file`).
+ *
+ * # Safety
+ * `ctx` a live context; paths NUL-terminated.
+ */
+enum se_status se_decrypt_file_max_output(const struct se_context *ctx, const char *source_path, const char *target_path, uint64_t max_output);
 
 /**
  * Options with every field -1 (all defaults).
@@ -671,8 +1273,16 @@ enum se_status se_decrypt_many(const struct se_context *ctx, const struct se_sli
 enum se_status se_encrypt_into(const struct se_context *ctx, const uint8_t *data, size_t len, const struct se_encrypt_options *options, uint8_t *out_buf, size_t out_cap, size_t *out_len);
 
 /**
- * Decrypts into a caller-supplied buffer. As `se_encrypt_into` for sizes; the buffer is not
- * zeroed by the library: the caller owns the plaintext.
+ * Decrypts into a caller-supplied buffer, writing at most `out_cap` bytes. `*out_len` gets the
+ * plaintext's length. When the plaintext is larger than `out_cap` the call returns
+ * `SE_ERROR_ARGUMENT`, the bytes written are wiped (zeroed) again, and `*out_len` is the size
+ * needed: retry with a buffer that large. A compressed value is inflated straight into
+ * `out_buf` and past `out_cap` only counted, never held, up to the context's decompression
+ * limit (64 MiB unless set with `se_context_with_max_decompressed_size`); past the limit the
+ * call fails with `SE_ERROR_CIPHER` and `*out_len` is 0. On success the library keeps no copy:
+ * the caller owns the plaintext in `out_buf` (and wipes it). `out_buf` must not overlap `data`.
+ * Errors: as `se_decrypt`, plus `SE_ERROR_ARGUMENT` (buffer too small, NULL `out_buf` with
+ * `out_cap` > 0, NULL `out_len`).
  *
  * # Safety
  * As `se_encrypt_into`.

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Write;
+
+use zeroize::Zeroizing;
 
 use crate::crypto::{self, Mode, PreparedKey, BLOCK_LEN, GCM_NONCE_LEN, TAG_LEN};
 use crate::encoding::Encoding;
@@ -41,8 +43,9 @@ impl CipherName {
             .find(|c| c.as_str() == lower)
             .ok_or_else(|| {
                 Error::Config(format!(
-                    "unsupported cipher {name:?}: use one of aes-128-cbc, aes-192-cbc, aes-256-cbc, \
-                     aes-128-gcm, aes-192-gcm, aes-256-gcm"
+                    "unsupported cipher {}: use one of aes-128-cbc, aes-192-cbc, aes-256-cbc, \
+                     aes-128-gcm, aes-192-gcm, aes-256-gcm",
+                    crate::error::show_name(name)
                 ))
             })
     }
@@ -117,6 +120,9 @@ pub struct ValueOptions {
     /// Write a header (CBC; GCM values always have one).
     pub header: bool,
 }
+
+/// The most a compressed key field may inflate to: keys are at most 32 bytes.
+const KEY_FIELD_LIMIT: u64 = 1024;
 
 /// One cipher entry of a configuration. Immutable once built; cheap to share across threads.
 #[derive(Clone)]
@@ -317,24 +323,47 @@ impl Cipher {
         }
     }
 
-    /// Decrypts a binary value (header + ciphertext) with this entry's key.
+    /// Decrypts a binary value (header + ciphertext) with this entry's key. A compressed value
+    /// may inflate to at most [`DEFAULT_MAX_DECOMPRESSED_SIZE`](crate::DEFAULT_MAX_DECOMPRESSED_SIZE)
+    /// bytes; a [`Context`](crate::Context) sets another limit.
     pub fn binary_decrypt(&self, data: &[u8]) -> Result<Vec<u8>> {
         if data.is_empty() {
             return Ok(Vec::new());
         }
         let parsed = header::parse(data)?;
-        self.decrypt_parsed(data, parsed.as_ref(), 0)
+        self.decrypt_parsed(
+            data,
+            parsed.as_ref(),
+            0,
+            crate::inflate::DEFAULT_MAX_DECOMPRESSED_SIZE,
+        )
     }
 
-    /// Decrypts `data` whose header (if any) has been parsed into `parsed`.
+    /// Decrypts `data` whose header (if any) has been parsed into `parsed`; a compressed value
+    /// may inflate to at most `limit` bytes.
     pub(crate) fn decrypt_parsed(
         &self,
         data: &[u8],
         parsed: Option<&Parsed>,
         depth: u8,
+        limit: u64,
     ) -> Result<Vec<u8>> {
+        let (mut payload, compressed) = self.decrypt_payload(data, parsed, depth)?;
+        if compressed {
+            return crate::inflate::inflate_to_vec(&payload, limit);
+        }
+        Ok(std::mem::take(&mut *payload))
+    }
+
+    /// Decrypts `data` to its payload (wiped when dropped) and whether that is zlib-compressed.
+    pub(crate) fn decrypt_payload(
+        &self,
+        data: &[u8],
+        parsed: Option<&Parsed>,
+        depth: u8,
+    ) -> Result<(Zeroizing<Vec<u8>>, bool)> {
         let Some(p) = parsed else {
-            return self.raw_value_decrypt(data);
+            return Ok((Zeroizing::new(self.raw_value_decrypt(data)?), false));
         };
         let h = &p.header;
         if h.is_chunked() {
@@ -352,10 +381,10 @@ impl Cipher {
         };
         let key = self.value_key(name, h, depth)?;
         let body = &data[p.len..];
-        let mut plain = if name.is_authenticated() {
+        let plain = if name.is_authenticated() {
             let tag = h.auth_tag.ok_or_else(|| missing_tag(name))?;
             let iv = gcm_iv(h.iv.as_deref().or(self.iv.as_deref()), name)?;
-            let mut buf = body.to_vec();
+            let mut buf = Zeroizing::new(body.to_vec());
             key.gcm_open(&iv, &data[..p.aad_len], &mut buf, &tag, "value")?;
             buf
         } else {
@@ -374,14 +403,11 @@ impl Cipher {
                 })?,
                 None => self.cbc_default_iv(),
             };
-            let mut out = Vec::with_capacity(body.len());
+            let mut out = Zeroizing::new(Vec::with_capacity(body.len()));
             key.cbc_decrypt(&iv, body, &mut out)?;
             out
         };
-        if h.compressed {
-            plain = zlib_decompress(&plain)?;
-        }
-        Ok(plain)
+        Ok((plain, h.compressed))
     }
 
     /// The key that decrypts a value: from the header's key field when present, else this
@@ -454,7 +480,7 @@ impl Cipher {
             ));
         }
         let parsed = header::parse(data).map_err(|e| e.context("the header's key field"))?;
-        self.decrypt_parsed(data, parsed.as_ref(), depth + 1)
+        self.decrypt_parsed(data, parsed.as_ref(), depth + 1, KEY_FIELD_LIMIT)
             .map_err(|e| e.context("cannot decrypt the key in the header"))
     }
 
@@ -552,16 +578,6 @@ fn zlib_compress(data: &[u8]) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(format!("zlib compression failed: {e}")))?;
     enc.finish()
         .map_err(|e| Error::Internal(format!("zlib compression failed: {e}")))
-}
-
-fn zlib_decompress(data: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() * 3);
-    flate2::read::ZlibDecoder::new(data).read_to_end(&mut out).map_err(|e| {
-        Error::Cipher(format!(
-            "the header says the value is compressed, but the decrypted data is not valid zlib ({e})"
-        ))
-    })?;
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::cipher::{Cipher, ValueOptions};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::header::{self, Header};
+pub use crate::inflate::DEFAULT_MAX_DECOMPRESSED_SIZE;
 
 /// Per-call options of [`Context::encrypt`]. `None` means "the default".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,23 +27,19 @@ pub struct EncryptOptions {
 pub struct Context {
     ciphers: Vec<Arc<Cipher>>,
     randomize_iv: bool,
+    max_decompressed: u64,
 }
 
 impl Context {
-    /// A context whose first cipher is the primary. Refuses an empty list, two ciphers with the
-    /// same version, and encodings mixed other than base64 with base64strict.
+    /// A context whose first cipher is the primary. Refuses an empty list and encodings mixed
+    /// other than base64 with base64strict. Ciphers may share a version, as in the gem: lookup by
+    /// version returns the first with it (the primary first, then in order), and the primary
+    /// still encrypts.
     pub fn new(ciphers: Vec<Cipher>) -> Result<Self> {
         let Some(primary) = ciphers.first() else {
             return Err(Error::Config("a context needs at least one cipher".into()));
         };
-        for (i, c) in ciphers.iter().enumerate() {
-            if ciphers[..i].iter().any(|o| o.version() == c.version()) {
-                return Err(Error::Config(format!(
-                    "two ciphers have version {}: every cipher of an environment needs its own \
-                     version, because the header's version selects the cipher that decrypts",
-                    c.version()
-                )));
-            }
+        for c in &ciphers {
             if !compatible_encodings(primary.encoding(), c.encoding()) {
                 return Err(Error::Config(format!(
                     "cipher version {} uses encoding {} but the primary (version {}) uses {}: \
@@ -59,6 +56,7 @@ impl Context {
         Ok(Context {
             ciphers: ciphers.into_iter().map(Arc::new).collect(),
             randomize_iv: false,
+            max_decompressed: DEFAULT_MAX_DECOMPRESSED_SIZE,
         })
     }
 
@@ -66,6 +64,33 @@ impl Context {
     pub fn with_randomize_iv(mut self, randomize_iv: bool) -> Self {
         self.randomize_iv = randomize_iv;
         self
+    }
+
+    /// The same context with another limit on the size a compressed value may inflate to when
+    /// it is decrypted (default [`DEFAULT_MAX_DECOMPRESSED_SIZE`], 64 MiB). A value that would
+    /// inflate past it is refused with a cipher error, before more than the limit is held in
+    /// memory. Values that are not compressed are not affected (their plaintext is never
+    /// larger than the value). The ciphers are shared, not copied.
+    ///
+    /// ```
+    /// use symmetric_encryption::{Cipher, CipherName, Context, EncryptOptions, ErrorKind};
+    ///
+    /// let ctx = Context::new(vec![Cipher::new(CipherName::Aes256Gcm, &[7; 32], None)?])?;
+    /// let opts = EncryptOptions { compress: Some(true), ..EncryptOptions::default() };
+    /// let value = ctx.encrypt(&vec![b'a'; 100_000], &opts)?;
+    /// let small = ctx.clone().with_max_decompressed_size(10_000);
+    /// assert_eq!(small.decrypt(&value).unwrap_err().kind(), ErrorKind::Cipher);
+    /// assert_eq!(ctx.decrypt(&value)?.len(), 100_000);
+    /// # Ok::<(), symmetric_encryption::Error>(())
+    /// ```
+    pub fn with_max_decompressed_size(mut self, bytes: u64) -> Self {
+        self.max_decompressed = bytes;
+        self
+    }
+
+    /// The most a compressed value may inflate to when it is decrypted, in bytes.
+    pub fn max_decompressed_size(&self) -> u64 {
+        self.max_decompressed
     }
 
     /// Whether values get a random iv by default.
@@ -169,17 +194,68 @@ impl Context {
         if data.is_empty() {
             return Ok(Vec::new());
         }
-        match header::parse(data)? {
-            Some(p) => self
-                .cipher_for_header(p.header.version)?
-                .decrypt_parsed(data, Some(&p), 0),
-            None => {
-                let cipher = match version {
-                    Some(v) => self.cipher_by_version(v)?,
-                    None => self.primary(),
-                };
-                cipher.decrypt_parsed(data, None, 0)
+        let parsed = header::parse(data)?;
+        self.cipher_for_value(parsed.as_ref(), version)?
+            .decrypt_parsed(data, parsed.as_ref(), 0, self.max_decompressed)
+    }
+
+    /// Decodes and decrypts `data` into `out`, and returns the plaintext's length. When that is
+    /// larger than `out.len()`, `out` is wiped and holds nothing: call again with a buffer of
+    /// the returned length. A compressed value is inflated straight into `out` (no copy of
+    /// the whole plaintext is made) and past it only counted, up to the context's
+    /// [decompression limit](Context::with_max_decompressed_size). `version` as for
+    /// [`Context::decrypt_with_version`].
+    pub fn decrypt_into(&self, data: &[u8], version: Option<u8>, out: &mut [u8]) -> Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let binary = self.encoding().decode(data)?;
+        if binary.is_empty() {
+            // As decrypt: a value that decodes to nothing is empty.
+            return Ok(0);
+        }
+        let parsed = header::parse(&binary)?;
+        let cipher = self.cipher_for_value(parsed.as_ref(), version)?;
+        let (payload, compressed) = cipher.decrypt_payload(&binary, parsed.as_ref(), 0)?;
+        let total = if compressed {
+            let mut at = 0usize;
+            let result = crate::inflate::inflate(&payload, self.max_decompressed, |piece| {
+                let n = out.len().saturating_sub(at).min(piece.len());
+                if n > 0 {
+                    out[at..at + n].copy_from_slice(&piece[..n]);
+                }
+                at = at.saturating_add(piece.len());
+            });
+            match result {
+                Ok(total) => total as usize,
+                Err(e) => {
+                    zeroize::Zeroize::zeroize(&mut *out);
+                    return Err(e);
+                }
             }
+        } else {
+            if payload.len() <= out.len() {
+                out[..payload.len()].copy_from_slice(&payload);
+            }
+            payload.len()
+        };
+        if total > out.len() {
+            zeroize::Zeroize::zeroize(&mut *out);
+        }
+        Ok(total)
+    }
+
+    /// The cipher that decrypts a value: its header's version, else `version`, else the
+    /// primary.
+    fn cipher_for_value(
+        &self,
+        parsed: Option<&header::Parsed>,
+        version: Option<u8>,
+    ) -> Result<&Cipher> {
+        match (parsed, version) {
+            (Some(p), _) => self.cipher_for_header(p.header.version),
+            (None, Some(v)) => self.cipher_by_version(v),
+            (None, None) => Ok(self.primary()),
         }
     }
 

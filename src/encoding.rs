@@ -39,8 +39,9 @@ impl Encoding {
             "none" => Encoding::None,
             _ => {
                 return Err(Error::Config(format!(
-                    "unknown encoding {name:?}: use one of base64strict, base64, base64urlsafe, base16, none"
-                )))
+                "unknown encoding {}: use one of base64strict, base64, base64urlsafe, base16, none",
+                crate::error::show_name(name)
+            )))
             }
         })
     }

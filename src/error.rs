@@ -123,3 +123,29 @@ impl Error {
         ))
     }
 }
+
+/// How a configuration value is named in an error: never its text, since a value in the
+/// wrong field may be a key or a password and messages end up in logs. Gives its length.
+pub(crate) fn describe_text(s: &str) -> String {
+    match s.chars().count() {
+        0 => "an empty string".to_string(),
+        1 => "a string of 1 character".to_string(),
+        n => format!("a string of {n} characters"),
+    }
+}
+
+/// A value of a field that takes one of a few names (a cipher, an encoding, a keystore):
+/// shown quoted when it looks like a mistyped name (at most 16 letters, digits, `-` or `_`),
+/// otherwise only described, as [`describe_text`] does.
+pub(crate) fn show_name(s: &str) -> String {
+    let t = s.trim();
+    if !t.is_empty()
+        && t.len() <= 16
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b':')
+    {
+        format!("{t:?}")
+    } else {
+        describe_text(s)
+    }
+}

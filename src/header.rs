@@ -181,7 +181,7 @@ impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
             Error::Cipher(format!(
-                "truncated header: the {what} needs {n} bytes at offset {}, but the value has only {} bytes",
+                "truncated header: the {what} needs {n} bytes at offset {}, but the value has only {} bytes: it was cut short or altered",
                 self.pos,
                 self.buf.len()
             ))
@@ -236,13 +236,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<Parsed>> {
     if f & flags::AUTH_TAG != 0 {
         let len_bytes = c.take(2, "length of the auth tag")?;
         let len = u16::from_le_bytes([len_bytes[0], len_bytes[1]]) as usize;
-        let available = buf.len() - c.pos;
         if len != 16 {
             return Err(bad_tag_len(len));
         }
-        if available < 16 {
-            return Err(bad_tag_len(available));
-        }
+        // Fewer than 16 bytes left is a value cut short (take says so), not a short tag.
         let mut tag = [0u8; 16];
         tag.copy_from_slice(c.take(16, "auth tag")?);
         h.auth_tag = Some(tag);
@@ -288,5 +285,22 @@ mod tests {
         let bytes = [b'@', b'E', b'n', b'C', 1, flags::IV, 5];
         let err = parse(&bytes).unwrap_err().to_string();
         assert!(err.contains("length of the iv"), "{err}");
+    }
+
+    /// A tag field announcing 16 bytes with only 15 left is a value cut short, not a short tag.
+    #[test]
+    fn a_tag_cut_short_is_truncation() {
+        let mut bytes = vec![b'@', b'E', b'n', b'C', 1, flags::AUTH_TAG, 16, 0];
+        bytes.extend_from_slice(&[7; 15]);
+        let err = parse(&bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("truncated header: the auth tag needs 16 bytes"),
+            "{err}"
+        );
+        assert!(err.contains("cut short or altered"), "{err}");
+        assert!(!err.contains("must be exactly 16"), "{err}");
+        bytes[6] = 15;
+        let err = parse(&bytes).unwrap_err().to_string();
+        assert!(err.contains("must be exactly 16 bytes, but is 15"), "{err}");
     }
 }

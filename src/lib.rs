@@ -30,13 +30,17 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod header;
+mod inflate;
 pub mod key;
 pub mod keystore;
 pub mod stream;
+#[allow(unsafe_code)]
+pub(crate) mod sys;
+mod wipe;
 
 pub use cipher::{Cipher, CipherName, ValueOptions};
 pub use config::{Config, EntryConfig, EnvironmentConfig};
-pub use context::{Context, EncryptOptions};
+pub use context::{Context, EncryptOptions, DEFAULT_MAX_DECOMPRESSED_SIZE};
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind, Result};
 pub use header::Header;

@@ -347,7 +347,10 @@ fn environments_limit_every_operation() {
     assert_eq!(versions("release"), [2]);
 
     for op in ["-R", "-U", "-A", "-X"] {
-        run(d, &[op, "-S", "staging"]).fails(&["\"staging\" not found", "release"]);
+        run(d, &[op, "-S", "staging"]).fails(&[
+            "\"staging\", given in --environments, is not in the file",
+            "release",
+        ]);
     }
     run(d, &["-R", "-c", "missing.yml"]).fails(&["missing.yml", "not found"]);
 }
@@ -443,8 +446,9 @@ fn migrate_rewrites_legacy_forms_and_refuses_rsa() {
             "wsv4NnHwfnXxE4MK".to_string(),
         ),
     ];
-    // RSA environments: refused, with what to do, and the file is untouched.
-    run_with(d, &["--migrate"], &vars, b"").fails(&["production_rsa", "--migrate", "Ruby gem"]);
+    // RSA environments load, but --migrate does not rewrite them: it says how to move off RSA,
+    // and the file is untouched.
+    run_with(d, &["--migrate"], &vars, b"").fails(&["production_rsa", "RSA", "--rotate-keys"]);
     assert_eq!(std::fs::read_to_string(d.join(CONFIG)).unwrap(), original);
 
     // Without them: inline entries become ciphers: lists, and every key stays the same.

@@ -88,13 +88,13 @@ fn unknown_cipher_and_unknown_keystore_and_encoding() {
         ],
     );
     let e = load_err(
-        &entry("keystore: :vault\n    key_filename: x.key"),
+        &entry("keystore: :azure\n    key_filename: x.key"),
         "production",
     );
     assert_msg(
         &e,
         ErrorKind::Config,
-        &["unknown keystore", "vault", "file, environment"],
+        &["unknown keystore", "azure", "file, environment"],
     );
     let e = load_err(&entry("keystore: gcp"), "production");
     assert_msg(&e, ErrorKind::Config, &["gcp keystore", "not supported"]);
@@ -106,16 +106,15 @@ fn unknown_cipher_and_unknown_keystore_and_encoding() {
 }
 
 #[test]
-fn two_entries_with_one_version() {
+fn two_entries_with_one_version_load_as_in_the_gem() {
+    // SPEC section 5: not an error; the first entry with the version wins.
     let yaml = format!(
         "production:\n  ciphers:\n  - key: {KEY32}\n    version: 4\n  - key: {KEY32}\n    version: 4\n"
     );
-    let e = load_err(&yaml, "production");
-    assert_msg(
-        &e,
-        ErrorKind::Config,
-        &["environment \"production\"", "entries 1 and 2", "version 4"],
-    );
+    let ctx = Config::from_yaml_str(&yaml, "app.yml")
+        .and_then(|c| c.context(Some("production")))
+        .unwrap();
+    assert_eq!(ctx.ciphers().count(), 2);
 }
 
 #[test]
@@ -256,22 +255,40 @@ fn a_key_that_does_not_belong_to_its_kek() {
 }
 
 #[test]
-fn legacy_rsa_entries_are_refused_with_what_to_do() {
+fn legacy_rsa_entries_with_a_bad_or_missing_rsa_key_say_what_is_wrong() {
     let pem = "    -----BEGIN RSA PRIVATE KEY-----\n    MIIEpAIBAAKCAQEAu4OZMqC\n    -----END RSA PRIVATE KEY-----\n";
-    let cases = [
+    let bad_key = [
         format!("production:\n  private_rsa_key: |\n{pem}  ciphers:\n  - encrypted_key: QUJD\n    version: 9\n"),
-        "production:\n  ciphers:\n  - key_filename: keys/rsa.key\n    iv_filename: keys/rsa.iv\n    version: 8\n".to_string(),
-        "production:\n  ciphers:\n  - encrypted_key: QUJD\n    encrypted_iv: QUJD\n    version: 7\n".to_string(),
         format!("production:\n  ciphers:\n  - encrypted_key: QUJD\n    iv: A0rbUYRPhcasj1Ii\n    version: 5\n    key_encrypting_key: |\n  {}", pem.replace('\n', "\n  ")),
     ];
-    for yaml in cases {
+    for yaml in bad_key {
         let e = load_err(&yaml, "production");
         assert_msg(
             &e,
             ErrorKind::Config,
-            &["app.yml, environment \"production\"", "RSA", "--migrate"],
+            &[
+                "app.yml, environment \"production\"",
+                "RSA private key",
+                "cannot be read",
+            ],
         );
         assert!(!e.to_string().contains("MIIE"), "{e}");
+    }
+    let no_key = [
+        ("production:\n  ciphers:\n  - key_filename: keys/rsa.key\n    iv_filename: keys/rsa.iv\n    version: 8\n", "iv_filename"),
+        ("production:\n  ciphers:\n  - encrypted_key: QUJD\n    encrypted_iv: QUJD\n    version: 7\n", "encrypted_iv"),
+    ];
+    for (yaml, field) in no_key {
+        let e = load_err(yaml, "production");
+        assert_msg(
+            &e,
+            ErrorKind::Config,
+            &[
+                "app.yml, environment \"production\"",
+                field,
+                "private_rsa_key",
+            ],
+        );
     }
 }
 

@@ -66,7 +66,9 @@ fn apply_variables(report: &Report) {
         match n {
             Notice::SetEnvironmentVariable { name, value }
             | Notice::HerokuConfigAdd { name, value } => std::env::set_var(name, value),
-            Notice::KeyFileWritten { .. } => {}
+            Notice::KeyFileWritten { .. }
+            | Notice::TransitKeyCreated { .. }
+            | Notice::TransitKeyRotated { .. } => {}
         }
     }
 }
@@ -632,7 +634,8 @@ fn versions_wrap_from_255_to_1() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("environment \"staging\" not found"),
+        e.to_string()
+            .contains("environment \"staging\", given in --environments, is not in the file"),
         "{e}"
     );
 }

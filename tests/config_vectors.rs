@@ -219,8 +219,6 @@ fn check_writer(config: &Config, original: &Path, what: &str, n: &mut Counts) {
     n.written += 1;
 }
 
-const LEGACY_RSA_ENVS: [&str; 2] = ["production_rsa", "production_v4beta"];
-
 fn check_plain_set(root: &Path, set: &str, modes: &HashMap<String, u32>, n: &mut Counts) {
     let rel = format!("configs/{set}");
     let set_dir = root.join(&rel);
@@ -236,18 +234,6 @@ fn check_plain_set(root: &Path, set: &str, modes: &HashMap<String, u32>, n: &mut
     assert!(!envs.is_empty(), "{set}: no environments");
     for env in envs {
         let name = env["environment"].as_str().unwrap();
-        if set == "handwritten_legacy" && LEGACY_RSA_ENVS.contains(&name) {
-            let e = config.context(Some(name)).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Config, "{set}: {name}");
-            let m = e.to_string();
-            assert!(
-                m.contains("--migrate") && m.contains("RSA"),
-                "{set}: {name}: {m}"
-            );
-            assert!(m.contains(&format!("environment \"{name}\"")), "{m}");
-            n.environments += 1;
-            continue;
-        }
         check_ciphers(&config, name, &env["resolved_ciphers"], set, n);
         let ctx = config.context(Some(name)).unwrap();
         for s in env["samples"].as_array().unwrap() {

@@ -101,6 +101,7 @@ fn encrypt(ctx: &Context, case: &Case, data: &[u8], splits: &[usize]) -> Vec<u8>
 fn decrypt(ctx: &Context, case: &Case, enc: &[u8], step: usize) -> Vec<u8> {
     let opts = ReaderOptions {
         version: Some(version_of(case.entry)),
+        ..ReaderOptions::default()
     };
     let mut r = Reader::new(ctx, enc, &opts).unwrap();
     let mut out = Vec::new();

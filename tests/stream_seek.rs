@@ -213,6 +213,7 @@ fn seeks_in_the_vector_files() {
         let plain = std::fs::read(dir.join(f["plain_file"].as_str().unwrap())).unwrap();
         let opts = ReaderOptions {
             version: f["read_with_version"].as_u64().map(|v| v as u8),
+            ..ReaderOptions::default()
         };
         let mut r = Reader::new(&ctx, Cursor::new(enc), &opts).unwrap();
         let n = plain.len() as u64;

@@ -56,6 +56,7 @@ fn every_file_in_the_vectors_decrypts() {
         }
         let opts = ReaderOptions {
             version: f["read_with_version"].as_u64().map(|v| v as u8),
+            ..ReaderOptions::default()
         };
         // Whatever the primary, the header (or the explicit version) selects the entry.
         for primary in [1, 2] {

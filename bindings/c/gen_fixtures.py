@@ -50,3 +50,18 @@ with open(os.path.join(files_dst, "files.tsv"), "w") as f:
     for e in manifest["files"]:
         v = e.get("read_with_version")
         f.write("\t".join([e["enc_file"], e["plain_file"], str(-1 if v is None else v)]) + "\n")
+
+# handwritten_legacy: the pre-v4 RSA environments (private_rsa_key, PEM key_encrypting_key,
+# encrypted_iv, iv_filename) and their samples.
+legacy_src = os.path.join(vectors, "configs", "handwritten_legacy")
+legacy_dst = os.path.join(out, "handwritten_legacy")
+shutil.copytree(legacy_src, legacy_dst)
+for name in os.listdir(os.path.join(legacy_dst, "keys")):
+    os.chmod(os.path.join(legacy_dst, "keys", name), 0o600)
+s = json.load(open(os.path.join(legacy_src, "set.json")))
+with open(os.path.join(legacy_dst, "samples.tsv"), "w") as f:
+    for env in s["environments"]:
+        if env["environment"] not in ("production_rsa", "production_v4beta"):
+            continue
+        for smp in env["samples"]:
+            f.write("\t".join([env["environment"], ct_bytes(smp).hex() or "-", pt_bytes(smp).hex() or "-"]) + "\n")

@@ -4,7 +4,8 @@
  * bindings/c/run-tests, and run under valgrind memcheck there.
  *
  * Usage: test_se FIXTURES_DIR   (made by gen_fixtures.py from tests/vectors)
- * Environment: SE_TEST_THREAD_ITERS (default 20000) pairs per thread in the thread test.
+ * Environment: SE_TEST_THREAD_ITERS (default 20000) pairs per thread in the thread test;
+ * SE_TEST_NO_BOMB=1 skips the 64 MiB decompression-bomb check (slow under valgrind).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,8 +240,10 @@ static void test_binary_and_combine(void) {
         "cipher_info of index 1");
   CHECK_STATUS(se_context_cipher_info(both, 2, &info), SE_ERROR_ARGUMENT);
   const se_context *dup[2] = {a, a};
-  se_context *bad = NULL;
-  CHECK_STATUS(se_context_combine(dup, 2, -1, &bad), SE_ERROR_CONFIG);
+  se_context *dup_ctx = NULL;
+  /* Ciphers may share a version (SPEC section 5): combining succeeds, the first wins. */
+  CHECK_STATUS(se_context_combine(dup, 2, -1, &dup_ctx), SE_OK);
+  se_context_free(dup_ctx);
   /* A value written by b decrypts through the combined context, by its header's version. */
   se_bytes bin = {0}, dec = {0};
   CHECK_STATUS(se_encrypt_binary(b, (const uint8_t *)"abc", 3, NULL, &bin), SE_OK);
@@ -400,6 +404,88 @@ static void test_config_load(void) {
   CHECK_STATUS(se_context_load_yaml("test: [unclosed", 15, "test", &ctx), SE_ERROR_CONFIG);
   if (chdir(cwd) != 0) CHECK(0, "chdir back");
   free(dir);
+}
+
+/* The pre-v4 RSA forms load unchanged (handwritten_legacy): private_rsa_key for the
+ * environment, a PEM key_encrypting_key, encrypted_iv, iv_filename. */
+static void test_legacy_rsa(void) {
+  char *dir = path_join(fixtures, "handwritten_legacy");
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return;
+  if (chdir(dir) != 0) { CHECK(0, "chdir %s", dir); free(dir); return; }
+  FILE *f = fopen("samples.tsv", "r");
+  char line[65536];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    char *fl[3];
+    if (split_tabs(line, fl, 3) != 3) continue;
+    se_context *ctx = NULL;
+    CHECK_STATUS(se_context_load("config/symmetric-encryption.yml", fl[0], &ctx), SE_OK);
+    if (!ctx) continue;
+    uint8_t *ct, *pt;
+    size_t ct_len = unhex(fl[1], &ct), pt_len = unhex(fl[2], &pt);
+    se_bytes out = {0};
+    CHECK_STATUS(se_decrypt(ctx, ct, ct_len, &out), SE_OK);
+    CHECK(out.len == pt_len && (pt_len == 0 || memcmp(out.data, pt, pt_len) == 0), "RSA sample %d", n);
+    se_bytes_free(&out);
+    se_context_free(ctx);
+    free(ct); free(pt);
+    n++;
+  }
+  if (f) fclose(f);
+  CHECK(n > 0, "no RSA samples");
+  printf("pre-v4 RSA samples (handwritten_legacy): %d decrypted\n", n);
+  if (chdir(cwd) != 0) CHECK(0, "chdir back");
+  free(dir);
+}
+
+/* Entries may share a version (SPEC section 5): the file loads, version lookup takes the first
+ * entry with it in file order, and the primary encrypts. */
+static void test_shared_versions(void) {
+  const char *yaml =
+      "test:\n  ciphers:\n"
+      "    - {key: '1234567890ABCDEF', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 2}\n"
+      "    - {key: 'BBBBBBBBBBBBBBBB', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}\n"
+      "    - {key: 'CCCCCCCCCCCCCCCC', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}\n";
+  se_context *ctx = NULL, *first = NULL, *second = NULL;
+  CHECK_STATUS(se_context_load_yaml(yaml, strlen(yaml), "test", &ctx), SE_OK);
+  if (!ctx) return;
+  CHECK(se_context_cipher_count(ctx) == 3, "three entries: %zu", se_context_cipher_count(ctx));
+  const uint8_t iv[16] = "1234567890ABCDEF";
+  CHECK_STATUS(se_context_new_cipher("aes-128-cbc", (const uint8_t *)"BBBBBBBBBBBBBBBB", 16, iv, 16, 1, NULL, -1, &first), SE_OK);
+  CHECK_STATUS(se_context_new_cipher("aes-128-cbc", (const uint8_t *)"CCCCCCCCCCCCCCCC", 16, iv, 16, 1, NULL, -1, &second), SE_OK);
+  const uint8_t *pt = (const uint8_t *)"shared version";
+  size_t pt_len = strlen((const char *)pt);
+
+  /* The primary (version 2) encrypts. */
+  se_bytes out = {0};
+  se_header_info h;
+  CHECK_STATUS(se_encrypt(ctx, pt, pt_len, NULL, &out), SE_OK);
+  CHECK_STATUS(se_header(ctx, out.data, out.len, 0, &h), SE_OK);
+  CHECK(h.present && h.version == 2, "primary encrypts: version %d", h.version);
+  se_bytes_free(&out);
+
+  /* version 1 selects the first entry with it: byte for byte what that key alone writes. */
+  se_encrypt_options o = se_encrypt_options_default();
+  o.version = 1;
+  o.random_iv = 0;
+  se_bytes a = {0}, b = {0}, c = {0};
+  CHECK_STATUS(se_encrypt(ctx, pt, pt_len, &o, &a), SE_OK);
+  o.version = -1;
+  CHECK_STATUS(se_encrypt(first, pt, pt_len, &o, &b), SE_OK);
+  CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0, "version 1 is the first entry with it");
+  /* A version-1 value of the later entry is never selected: it does not decrypt. */
+  CHECK_STATUS(se_encrypt(second, pt, pt_len, &o, &c), SE_OK);
+  se_bytes d = {0};
+  CHECK_STATUS(se_decrypt(ctx, b.data, b.len, &d), SE_OK);
+  CHECK(d.len == pt_len && memcmp(d.data, pt, pt_len) == 0, "first entry's value decrypts");
+  se_bytes_free(&d);
+  se_status st = se_decrypt(ctx, c.data, c.len, &d);
+  CHECK(st != SE_OK || d.len != pt_len || memcmp(d.data, pt, pt_len) != 0,
+        "the later entry with the same version is not selected");
+  se_bytes_free(&d);
+  se_bytes_free(&a); se_bytes_free(&b); se_bytes_free(&c);
+  se_context_free(first); se_context_free(second); se_context_free(ctx);
 }
 
 /* ---- streams ------------------------------------------------------------------------ */
@@ -629,6 +715,117 @@ static void test_stream_files(void) {
   se_context_free(ctx);
 }
 
+/* Targets that are not regular files are written in place, never replaced (issue 14, item 3);
+ * new plaintext files are 0600, existing ones keep their mode without setuid/setgid; a planted
+ * symbolic link is replaced, not followed; se_reader_copy_to_file writes atomically. */
+static int is_chr(const char *p) {
+  struct stat st;
+  return lstat(p, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+static mode_t mode_of(const char *p) {
+  struct stat st;
+  return lstat(p, &st) == 0 ? (st.st_mode & 07777) : (mode_t)-1;
+}
+
+static void test_file_targets(void) {
+  se_context *gcm = dev_context("aes-256-gcm", 1);
+  char dir[] = "/tmp/se-ctest-targets-XXXXXX";
+  if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+  char *src = path_join(dir, "plain"), *enc = path_join(dir, "secret.enc");
+  size_t n = 200000;
+  uint8_t *plain = malloc(n);
+  for (size_t i = 0; i < n; i++) plain[i] = (uint8_t)(i * 7 % 251);
+  write_file(src, plain, n);
+  CHECK_STATUS(se_encrypt_file(gcm, src, enc, 0, -1), SE_OK);
+
+  /* A character device of our own (as root), else only /dev/null through a link. */
+  char *node = path_join(dir, "null");
+  if (mknod(node, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+    CHECK_STATUS(se_decrypt_file(gcm, enc, node), SE_OK);
+    CHECK(is_chr(node), "se_decrypt_file replaced a character device");
+    CHECK_STATUS(se_encrypt_file(gcm, src, node, -1, -1), SE_OK);
+    CHECK(is_chr(node), "se_encrypt_file replaced a character device");
+    se_writer *w = NULL;
+    CHECK_STATUS(se_writer_open_path(gcm, node, NULL, &w), SE_OK);
+    CHECK_STATUS(se_writer_write(w, plain, 1000), SE_OK);
+    CHECK_STATUS(se_writer_close(w), SE_OK);
+    se_writer_free(w);
+    CHECK(is_chr(node), "a path writer replaced a character device");
+  }
+  char *link_null = path_join(dir, "to-null");
+  CHECK(symlink("/dev/null", link_null) == 0, "symlink");
+  CHECK_STATUS(se_decrypt_file(gcm, enc, link_null), SE_OK);
+  struct stat st;
+  CHECK(lstat(link_null, &st) == 0 && S_ISLNK(st.st_mode), "the link to /dev/null was replaced");
+  CHECK(is_chr("/dev/null"), "/dev/null is still a device");
+
+  /* A FIFO: a child process reads it while the library writes. */
+  char *fifo = path_join(dir, "pipe");
+  CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+  pid_t pid = fork();
+  if (pid == 0) {
+    /* exec, so that under valgrind the child is not a copy of this process (whose heap,
+       reported at its exit, would look leaked). */
+    execl("/bin/sh", "sh", "-c", "test \"$(wc -c < \"$1\")\" -eq 200000", "sh", fifo, (char *)NULL);
+    _exit(127);
+  }
+  CHECK_STATUS(se_decrypt_file(gcm, enc, fifo), SE_OK);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the FIFO's reader got the plaintext");
+  CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+
+  /* A directory is refused with a message saying so. */
+  CHECK_STATUS(se_decrypt_file(gcm, enc, dir), SE_ERROR_ARGUMENT);
+  CHECK(strstr(se_last_error(), "is a directory") != NULL, "directory message: %s", se_last_error());
+
+  /* Modes: new 0600; existing keeps its bits minus setuid/setgid; a link is replaced. */
+  char *out = path_join(dir, "out");
+  CHECK_STATUS(se_decrypt_file(gcm, enc, out), SE_OK);
+  CHECK(mode_of(out) == 0600, "new plaintext file mode %o", (unsigned)mode_of(out));
+  chmod(out, 06750);
+  CHECK_STATUS(se_decrypt_file(gcm, enc, out), SE_OK);
+  CHECK(mode_of(out) == 0750, "copied mode %o", (unsigned)mode_of(out));
+  char *victim = path_join(dir, "victim"), *planted = path_join(dir, "planted");
+  write_file(victim, "untouched", 9);
+  chmod(victim, 0666);
+  CHECK(symlink(victim, planted) == 0, "symlink");
+  CHECK_STATUS(se_decrypt_file(gcm, enc, planted), SE_OK);
+  size_t vlen = 0;
+  uint8_t *v = read_file(victim, &vlen);
+  CHECK(v && vlen == 9 && memcmp(v, "untouched", 9) == 0, "the planted link was followed");
+  free(v);
+  CHECK(mode_of(planted) == 0600, "replaced link mode %o", (unsigned)mode_of(planted));
+
+  /* se_reader_copy_to_file: whole stream or nothing. */
+  se_reader *r = NULL;
+  char *copy = path_join(dir, "copy");
+  CHECK_STATUS(se_reader_open_path(gcm, enc, -1, &r), SE_OK);
+  uint64_t written = 0;
+  CHECK_STATUS(se_reader_copy_to_file(r, copy, &written), SE_OK);
+  CHECK(written == n && mode_of(copy) == 0600, "copy_to_file wrote %llu bytes", (unsigned long long)written);
+  se_reader_free(r);
+  size_t elen = 0;
+  uint8_t *e = read_file(enc, &elen);
+  e[elen - 1000] ^= 1;
+  char *bad = path_join(dir, "bad.enc"), *copy2 = path_join(dir, "copy2");
+  write_file(bad, e, elen);
+  free(e);
+  CHECK_STATUS(se_reader_open_path(gcm, bad, -1, &r), SE_OK);
+  CHECK_STATUS(se_reader_copy_to_file(r, copy2, &written), SE_ERROR_AUTHENTICATION);
+  CHECK(!file_exists(copy2), "a tampered stream left plaintext");
+  se_reader_free(r);
+  CHECK_STATUS(se_reader_copy_to_file(NULL, copy2, NULL), SE_ERROR_ARGUMENT);
+
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0, "cleanup");
+  free(src); free(enc); free(plain); free(node); free(link_null); free(fifo); free(out);
+  free(victim); free(planted); free(copy); free(bad); free(copy2);
+  se_context_free(gcm);
+}
+
 /* Random ivs come from a per-thread pool: a forked child must not reuse the parent's bytes
  * (two processes with one GCM key and one iv would reuse a nonce). */
 static void test_fork_random_ivs(void) {
@@ -709,6 +906,227 @@ static void test_threads(void) {
   se_context_free(ctx);
 }
 
+/* ---- issue 14: limits and failed operations ------------------------------------------- */
+
+/* Reads a reader to its end (or its first error) into a new buffer. */
+static se_status read_all(se_reader *r, uint8_t **out, size_t *len) {
+  size_t cap = 65536, n = 0, got = 0;
+  uint8_t *b = malloc(cap);
+  se_status st;
+  for (;;) {
+    if (cap - n < 4096) b = realloc(b, cap *= 2);
+    st = se_reader_read(r, b + n, cap - n, &got);
+    if (st != SE_OK || got == 0) break;
+    n += got;
+  }
+  *out = b;
+  *len = n;
+  return st;
+}
+
+/* A compressed value inflates at most to the context's limit (64 MiB by default). */
+static void test_decompression_limit(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  CHECK(se_context_max_decompressed_size(ctx) == 67108864ull, "default limit %llu",
+        (unsigned long long)se_context_max_decompressed_size(ctx));
+  CHECK(se_context_max_decompressed_size(NULL) == 0, "limit of NULL");
+  size_t n = 1 << 20;
+  uint8_t *plain = malloc(n);
+  memset(plain, 'a', n);
+  se_encrypt_options o = se_encrypt_options_default();
+  o.compress = 1;
+  se_bytes enc = {0}, bin = {0}, dec = {0};
+  CHECK_STATUS(se_encrypt(ctx, plain, n, &o, &enc), SE_OK);
+  CHECK_STATUS(se_encrypt_binary(ctx, plain, n, &o, &bin), SE_OK);
+  CHECK(enc.len < 10000, "1 MiB of one byte compresses to %zu", enc.len);
+
+  se_context *small = NULL;
+  CHECK_STATUS(se_context_with_max_decompressed_size(ctx, 65536, &small), SE_OK);
+  CHECK(se_context_max_decompressed_size(small) == 65536, "new limit");
+  CHECK(se_context_max_decompressed_size(ctx) == 67108864ull, "the original is unchanged");
+  CHECK_STATUS(se_decrypt(small, enc.data, enc.len, &dec), SE_ERROR_CIPHER);
+  CHECK(strstr(se_last_error(), "64 KiB") && strstr(se_last_error(), "se_context_with_max_decompressed_size"),
+        "message names the limit and how to raise it: %s", se_last_error());
+  CHECK(dec.data == NULL && dec.len == 0, "no output past the limit");
+  CHECK_STATUS(se_decrypt_version(small, enc.data, enc.len, -1, &dec), SE_ERROR_CIPHER);
+  CHECK_STATUS(se_decrypt_binary(small, bin.data, bin.len, -1, &dec), SE_ERROR_CIPHER);
+  se_slice in = {enc.data, enc.len};
+  se_bytes outs[1];
+  size_t failed_at = 9;
+  CHECK_STATUS(se_decrypt_many(small, &in, 1, outs, &failed_at), SE_ERROR_CIPHER);
+  CHECK(failed_at == 0, "decrypt_many names the value");
+  CHECK_STATUS(se_decrypt(ctx, enc.data, enc.len, &dec), SE_OK);
+  CHECK(dec.len == n && memcmp(dec.data, plain, n) == 0, "within the default limit");
+  se_bytes_free(&dec);
+
+  /* Derived contexts keep the limit; a limit of 0 is refused. */
+  se_context *sel = NULL, *comb = NULL, *zero = (se_context *)1;
+  CHECK_STATUS(se_context_select(small, 0, &sel), SE_OK);
+  CHECK(se_context_max_decompressed_size(sel) == 65536, "select keeps the limit");
+  const se_context *list[1] = {small};
+  CHECK_STATUS(se_context_combine(list, 1, -1, &comb), SE_OK);
+  CHECK(se_context_max_decompressed_size(comb) == 65536, "combine keeps the limit");
+  CHECK_STATUS(se_context_with_max_decompressed_size(ctx, 0, &zero), SE_ERROR_ARGUMENT);
+  CHECK(zero == NULL, "out is NULL after a failure");
+  CHECK_STATUS(se_context_with_max_decompressed_size(NULL, 10, &zero), SE_ERROR_ARGUMENT);
+  se_context_free(sel);
+  se_context_free(comb);
+
+  /* se_decrypt_into writes at most out_cap bytes, wipes them when the plaintext does not fit,
+   * and reports the size needed. */
+  size_t cap = 1000, len = 0;
+  uint8_t *buf = malloc(2 * cap);
+  memset(buf, 0xAA, 2 * cap);
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, buf, cap, &len), SE_ERROR_ARGUMENT);
+  CHECK(len == n, "size needed %zu", len);
+  int wiped = 1, untouched = 1;
+  for (size_t i = 0; i < cap; i++) wiped &= buf[i] == 0;
+  for (size_t i = cap; i < 2 * cap; i++) untouched &= buf[i] == 0xAA;
+  CHECK(wiped, "the part written is wiped");
+  CHECK(untouched, "nothing written past out_cap");
+  CHECK_STATUS(se_decrypt_into(small, enc.data, enc.len, buf, cap, &len), SE_ERROR_CIPHER);
+  CHECK(len == 0, "out_len 0 past the limit");
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, NULL, 5, &len), SE_ERROR_ARGUMENT);
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, NULL, 0, &len), SE_ERROR_ARGUMENT);
+  CHECK(len == n, "size needed with no buffer");
+  uint8_t *big = malloc(n);
+  CHECK_STATUS(se_decrypt_into(ctx, enc.data, enc.len, big, n, &len), SE_OK);
+  CHECK(len == n && memcmp(big, plain, n) == 0, "decrypt_into round trip");
+  free(big);
+  free(buf);
+
+  /* The default limit: a value that inflates to just over 64 MiB is refused. */
+  size_t bomb_len = getenv("SE_TEST_NO_BOMB") ? 0 : (64u << 20) + 1;
+  uint8_t *zeros = bomb_len ? calloc(bomb_len, 1) : NULL;
+  se_bytes bomb = {0};
+  if (bomb_len) {
+    CHECK_STATUS(se_encrypt(ctx, zeros, bomb_len, &o, &bomb), SE_OK);
+    free(zeros);
+    CHECK(bomb.len < 200000, "the bomb is %zu bytes", bomb.len);
+    CHECK_STATUS(se_decrypt(ctx, bomb.data, bomb.len, &dec), SE_ERROR_CIPHER);
+    CHECK(strstr(se_last_error(), "64 MiB") != NULL, "message names 64 MiB: %s", se_last_error());
+    se_context *bigger = NULL;
+    CHECK_STATUS(se_context_with_max_decompressed_size(ctx, 65u << 20, &bigger), SE_OK);
+    CHECK_STATUS(se_decrypt(bigger, bomb.data, bomb.len, &dec), SE_OK);
+    CHECK(dec.len == bomb_len, "raised limit decrypts it");
+    se_bytes_free(&dec);
+    se_context_free(bigger);
+    se_bytes_free(&bomb);
+  }
+
+  se_bytes_free(&enc);
+  se_bytes_free(&bin);
+  free(plain);
+  se_context_free(small);
+  se_context_free(ctx);
+}
+
+/* Readers and se_decrypt_file take an optional output limit. */
+static void test_stream_output_limit(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  size_t n = 300000;
+  uint8_t *data = calloc(n, 1);
+  struct membuf m = {NULL, 0, 0, 0, -1};
+  se_stream_options o = se_stream_options_default();
+  o.compress = 1;
+  se_writer *w = NULL;
+  CHECK_STATUS(se_writer_open_callbacks(ctx, mem_write, &m, &o, &w), SE_OK);
+  CHECK_STATUS(se_writer_write(w, data, n), SE_OK);
+  CHECK_STATUS(se_writer_close(w), SE_OK);
+  se_writer_free(w);
+
+  se_reader *r = NULL;
+  CHECK_STATUS(se_reader_open_callbacks(ctx, mem_read, mem_seek, &m, -1, &r), SE_OK);
+  CHECK_STATUS(se_reader_set_max_output(r, 1000), SE_OK);
+  uint8_t *out = NULL;
+  size_t len = 0;
+  CHECK_STATUS(read_all(r, &out, &len), SE_ERROR_CIPHER);
+  CHECK(len == 1000, "handed out %zu bytes, the limit is 1000", len);
+  CHECK(strstr(se_last_error(), "1000 bytes") && strstr(se_last_error(), "se_reader_set_max_output"),
+        "message: %s", se_last_error());
+  free(out);
+  CHECK_STATUS(se_reader_set_max_output(r, 0), SE_OK);
+  CHECK_STATUS(se_reader_seek(r, 0, 0, NULL), SE_OK);
+  CHECK_STATUS(read_all(r, &out, &len), SE_OK);
+  CHECK(len == n, "no limit: all %zu bytes", len);
+  free(out);
+  CHECK_STATUS(se_reader_set_max_output(r, n), SE_OK);
+  CHECK_STATUS(se_reader_seek(r, 0, 0, NULL), SE_OK);
+  CHECK_STATUS(read_all(r, &out, &len), SE_OK);
+  CHECK(len == n, "a limit of exactly the size reads it all");
+  free(out);
+  CHECK_STATUS(se_reader_set_max_output(NULL, 5), SE_ERROR_ARGUMENT);
+  se_reader_free(r);
+
+  char src[256], enc[256], dec[256];
+  snprintf(src, sizeof src, "/tmp/se-ctest-limit-%d.txt", getpid());
+  snprintf(enc, sizeof enc, "/tmp/se-ctest-limit-%d.enc", getpid());
+  snprintf(dec, sizeof dec, "/tmp/se-ctest-limit-%d.dec", getpid());
+  write_file(src, data, n);
+  CHECK_STATUS(se_encrypt_file(ctx, src, enc, 1, -1), SE_OK);
+  CHECK_STATUS(se_decrypt_file_max_output(ctx, enc, dec, 4096), SE_ERROR_CIPHER);
+  CHECK(!file_exists(dec), "nothing at the target past the limit");
+  CHECK_STATUS(se_decrypt_file_max_output(ctx, enc, dec, 0), SE_OK);
+  CHECK_STATUS(se_decrypt_file_max_output(ctx, enc, dec, n), SE_OK);
+  out = read_file(dec, &len);
+  CHECK(out && len == n, "decrypt_file within the limit");
+  free(out);
+  unlink(src);
+  unlink(enc);
+  unlink(dec);
+  free(m.data);
+  free(data);
+  se_context_free(ctx);
+}
+
+/* A seek the source cannot do (no seek callback) leaves the reader as it was. */
+static void test_failed_seek_leaves_reader(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  size_t n = 20000;
+  uint8_t *data = malloc(n);
+  for (size_t i = 0; i < n; i++) data[i] = (uint8_t)(i * 7 + i / 255);
+  for (int compress = 0; compress <= 1; compress++) {
+    struct membuf m = {NULL, 0, 0, 0, -1};
+    se_stream_options o = se_stream_options_default();
+    o.compress = compress;
+    o.chunk_size = 1024;
+    se_writer *w = NULL;
+    CHECK_STATUS(se_writer_open_callbacks(ctx, mem_write, &m, &o, &w), SE_OK);
+    CHECK_STATUS(se_writer_write(w, data, n), SE_OK);
+    CHECK_STATUS(se_writer_close(w), SE_OK);
+    se_writer_free(w);
+
+    se_reader *r = NULL;
+    CHECK_STATUS(se_reader_open_callbacks(ctx, mem_read, NULL, &m, -1, &r), SE_OK);
+    uint8_t head[10];
+    size_t got = 0;
+    CHECK_STATUS(se_reader_read(r, head, sizeof head, &got), SE_OK);
+    CHECK(got == 10 && memcmp(head, data, 10) == 0, "first read");
+    CHECK_STATUS(se_reader_seek(r, 0, 0, NULL), SE_ERROR_IO);
+    CHECK(strstr(se_last_error(), "seek") != NULL, "message: %s", se_last_error());
+    CHECK_STATUS(se_reader_seek(r, 0, 2, NULL), SE_ERROR_IO);
+    uint64_t size = 0;
+    /* Uncompressed: the size needs a seek (I/O error); compressed: not known (argument). */
+    CHECK_STATUS(se_reader_size(r, &size), compress ? SE_ERROR_ARGUMENT : SE_ERROR_IO);
+    CHECK(compress || strstr(se_last_error(), "compressed") == NULL, "uncompressed stream called compressed: %s",
+          se_last_error());
+    /* Forward seeks read and discard: they work without a seek callback. */
+    uint64_t pos = 0;
+    CHECK_STATUS(se_reader_seek(r, 100, 0, &pos), SE_OK);
+    CHECK(pos == 100, "forward seek to %llu", (unsigned long long)pos);
+    uint8_t *rest = NULL;
+    size_t len = 0;
+    CHECK_STATUS(read_all(r, &rest, &len), SE_OK);
+    CHECK(len == n - 100 && memcmp(rest, data + 100, len) == 0, "compress=%d: reads go on after the failed seek (%zu bytes)",
+          compress, len);
+    free(rest);
+    se_reader_free(r);
+    free(m.data);
+  }
+  free(data);
+  se_context_free(ctx);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -722,9 +1140,15 @@ int main(int argc, char **argv) {
   test_binary_and_combine();
   test_gem_values();
   test_config_load();
+  test_shared_versions();
+  test_legacy_rsa();
   test_gem_files();
   test_stream_callbacks();
   test_stream_files();
+  test_file_targets();
+  test_decompression_limit();
+  test_stream_output_limit();
+  test_failed_seek_leaves_reader();
   test_fork_random_ivs();
   test_threads();
   printf("%d passed, %d failed\n", passed, failed);

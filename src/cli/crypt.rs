@@ -247,6 +247,7 @@ pub fn decrypt_stream(
         counted,
         &ReaderOptions {
             version: opts.version,
+            ..ReaderOptions::default()
         },
     )
     .map_err(|e| e.context(&name))?;
@@ -304,6 +305,35 @@ pub fn decrypt_value(ctx: &Context, value: &[u8], version: Option<u8>) -> Result
     ctx.decrypt_with_version(value, version)
 }
 
+/// Parses a size for `--max-decompressed-size`: a number of bytes, or with a suffix `K`, `M` or
+/// `G` (also `KiB`, `MiB`, `GiB`; binary units, any case). At least 1 byte.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size: give bytes, or a number with K, M or G"
+            ))
+        }
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: give bytes, or a number with K, M or G"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if bytes == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(bytes)
+}
+
 /// The largest `--new-password` size accepted.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// The gem's default `--new-password` size.
@@ -336,6 +366,18 @@ pub fn write_value_file(path: &Path, data: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::{Cipher, CipherName};
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("3k"), Ok(3072));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
 
     fn ctx() -> Context {
         Context::new(vec![

@@ -67,6 +67,32 @@ impl Info {
         matches!(self.verdict, Verdict::Decrypts { .. })
     }
 
+    /// When the header does not fit this configuration (its version is not configured here, or
+    /// its layout is GCM where the configured cipher of that version is CBC, or the reverse),
+    /// the likely cause: the data belongs to another environment. `None` when it fits.
+    pub fn environment_hint(&self) -> Option<String> {
+        let h = self.header.as_ref()?;
+        if self.versions.is_empty() || self.decrypts() {
+            return None;
+        }
+        let authenticated = h.auth_tag.is_some() || h.is_chunked();
+        let mismatch = match self.configured(h.version) {
+            None => format!("version {} is not configured here", h.version),
+            Some(c) if c.is_authenticated() != authenticated && h.cipher_name.is_none() => {
+                format!(
+                    "the header's layout is {} but version {} here is {c}",
+                    if authenticated { "GCM" } else { "CBC" },
+                    h.version
+                )
+            }
+            Some(_) => return None,
+        };
+        Some(format!(
+            "{mismatch}: the data was probably written under another environment; try it with \
+             -E ENVIRONMENT (--env)"
+        ))
+    }
+
     fn is_stream(&self) -> bool {
         matches!(self.subject, Subject::Stream { .. })
     }
@@ -207,7 +233,11 @@ impl fmt::Display for Info {
                     format!("unknown, the configuration did not load: {e}")
                 }
             },
-        )
+        )?;
+        if let Some(hint) = self.environment_hint() {
+            row("hint", hint)?;
+        }
+        Ok(())
     }
 }
 
@@ -247,7 +277,14 @@ fn versions(ctx: Option<&Context>) -> Vec<(u8, CipherName)> {
 fn verify_stream(ctx: &Context, path: &Path, version: Option<u8>) -> Result<()> {
     let f =
         File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    let mut r = Reader::new(ctx, BufReader::new(f), &ReaderOptions { version })?;
+    let mut r = Reader::new(
+        ctx,
+        BufReader::new(f),
+        &ReaderOptions {
+            version,
+            ..ReaderOptions::default()
+        },
+    )?;
     io::copy(&mut r, &mut io::sink()).map_err(crate::stream::into_error)?;
     Ok(())
 }

@@ -3,12 +3,13 @@
 //!
 //! | command line | here |
 //! |---|---|
-//! | `--generate`, `--rotate-keys`, `--rotate-kek`, `--activate-key`, `--cleanup-keys`, `--migrate` | [`keys`] (over [`config::generate`](crate::config::generate)) |
+//! | `--generate`, `--rotate-keys`, `--rotate-kek`, `--activate-key`, `--cleanup-keys`, `--migrate` | [`keys`] (over [`crate::config::generate`]) |
 //! | `--encrypt`, `--decrypt` (files, stdin, prompted values), `--new-password` | [`crypt`] |
 //! | `--prompt`, the confirmation of `--cleanup-keys` | [`prompt`] |
 //! | `--re-encrypt` | [`reencrypt`] |
 //! | `--info` | [`info`] |
-//! | `--inventory`, `--re-encrypt-columns` | [`db`] (over [`crate::db`], feature `db`) |
+//! | `--check` | [`check`] |
+//! | `--inventory`, `--re-encrypt-columns` | `db` (over `crate::db`, feature `db`) |
 //!
 //! Every function returns the library's [`Error`](crate::Error); messages name the file, the
 //! environment and the version, and never contain keys or plaintext.
@@ -29,6 +30,9 @@ use crate::config::{self, generate, Config};
 use crate::context::Context;
 use crate::error::Result;
 
+pub mod app;
+pub mod check;
+pub mod compat;
 pub mod crypt;
 pub mod db;
 pub mod info;
@@ -63,7 +67,58 @@ impl Target {
 
     /// Loads the environment's keys: the context that encrypts and decrypts.
     pub fn load(&self) -> Result<Context> {
-        self.config()?.context(Some(&self.environment()))
+        let config = self.config()?;
+        let env = self.environment();
+        if !config.environment_names().contains(&env.as_str()) {
+            return Err(self.missing_environment(&config, &env));
+        }
+        config.context(Some(&env))
+    }
+
+    /// Why this configuration file: `"--config"`, `"SYMMETRIC_ENCRYPTION_CONFIG"` or the default.
+    pub fn config_reason(&self) -> String {
+        if self.config.is_some() {
+            "given with --config".into()
+        } else if config::non_empty_var("SYMMETRIC_ENCRYPTION_CONFIG").is_some() {
+            "from SYMMETRIC_ENCRYPTION_CONFIG".into()
+        } else {
+            "the default (no --config, SYMMETRIC_ENCRYPTION_CONFIG unset)".into()
+        }
+    }
+
+    /// Why this environment: `--env`, the first of `SYMMETRIC_ENCRYPTION_ENV`, `RACK_ENV`,
+    /// `RAILS_ENV` that is set, or the default.
+    pub fn environment_reason(&self) -> String {
+        if self.env.is_some() {
+            return "given with -E/--env".into();
+        }
+        match ["SYMMETRIC_ENCRYPTION_ENV", "RACK_ENV", "RAILS_ENV"]
+            .into_iter()
+            .find(|v| config::non_empty_var(v).is_some())
+        {
+            Some(var) => format!("from {var}"),
+            None => "the default (no -E/--env; SYMMETRIC_ENCRYPTION_ENV, RACK_ENV and RAILS_ENV \
+                     unset)"
+                .into(),
+        }
+    }
+
+    /// The command line's "environment not found": what the file has, where the name came
+    /// from, and how to choose another (`-E`).
+    fn missing_environment(&self, config: &Config, env: &str) -> crate::Error {
+        let names = config.environment_names();
+        crate::Error::Config(format!(
+            "{}: environment {env:?} not found (the file has {}; {env:?} is {}). Choose the \
+             environment with -E ENVIRONMENT (--env), or set SYMMETRIC_ENCRYPTION_ENV, RACK_ENV or \
+             RAILS_ENV",
+            config.source(),
+            if names.is_empty() {
+                "no environments".to_string()
+            } else {
+                names.join(", ")
+            },
+            self.environment_reason()
+        ))
     }
 }
 
@@ -71,11 +126,44 @@ impl Target {
 /// would be used.
 pub fn version_text(target: &Target) -> String {
     format!(
-        "symmetric-encryption {}\ncrypto backend: {}\nenvironment: {}\n",
+        "symmetric-encryption {}\ncrypto backend: {}\nfeatures: {}\nenvironment: {}\n",
         crate::VERSION,
         crate::crypto::BACKEND,
+        features_text(),
         target.environment()
     )
+}
+
+/// The cargo features this build has, and what the missing release features mean.
+pub fn features_text() -> String {
+    let on: Vec<&str> = [
+        ("aws-kms", cfg!(feature = "aws-kms")),
+        ("aws-lc", cfg!(feature = "aws-lc")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    if on.len() == 2 {
+        "aws-kms, aws-lc (the release build: AWS KMS keystore, AWS-LC crypto)".into()
+    } else {
+        format!(
+            "{} (not the release build: {}; install that with cargo install --path . --locked \
+             --features aws-kms,aws-lc)",
+            if on.is_empty() {
+                "none".to_string()
+            } else {
+                on.join(", ")
+            },
+            [
+                (!cfg!(feature = "aws-kms")).then_some("no aws keystore"),
+                (!cfg!(feature = "aws-lc")).then_some("RustCrypto instead of AWS-LC"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+        )
+    }
 }
 
 /// What `--ciphers` prints: the ciphers this library reads and writes, with their key and iv

@@ -10,17 +10,18 @@
 use crate::error::{Error, Result};
 
 /// Renders `text`. `lookup` reads an environment variable; `source` names the file in errors.
+/// Linear in the length of `text`: line numbers are counted as the text is consumed.
 pub fn render(text: &str, source: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    let mut consumed = 0usize;
+    // The line `rest` starts on.
+    let mut line = 1usize;
     while let Some(start) = rest.find("<%") {
         out.push_str(&rest[..start]);
-        let line = 1 + text[..consumed + start].matches('\n').count();
+        line += newlines(&rest[..start]);
         let after = &rest[start + 2..];
         if let Some(literal) = after.strip_prefix('%') {
             out.push_str("<%");
-            consumed += start + 3;
             rest = literal;
             continue;
         }
@@ -35,20 +36,43 @@ pub fn render(text: &str, source: &str, lookup: &dyn Fn(&str) -> Option<String>)
         } else if !tag.starts_with('#') {
             return Err(unsupported(tag, source, line));
         }
-        consumed += start + 2 + end + 2;
+        line += newlines(tag);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     Ok(out)
 }
 
+fn newlines(s: &str) -> usize {
+    s.bytes().filter(|b| *b == b'\n').count()
+}
+
+/// An unsupported tag is described, never shown: configuration files put secrets in them
+/// (`<%= ENV['KEY'] || 'fallback-key' %>`), and messages end up in logs.
 fn unsupported(tag: &str, source: &str, line: usize) -> Error {
-    let mut shown: String = tag.trim().chars().take(60).collect();
-    if tag.trim().chars().count() > 60 {
-        shown.push('…');
-    }
+    let body = tag.trim();
+    let what = if let Some(expr) = body.strip_prefix('=') {
+        let expr = expr.trim();
+        let hint = if expr.contains("||") {
+            " (a `||` default: write ENV.fetch('NAME', 'default') instead)"
+        } else if expr.ends_with('-') {
+            " (the `-%>` trim form: write `%>`)"
+        } else {
+            ""
+        };
+        format!(
+            "an output tag `<%= ... %>` holding an expression of {} characters that is not one \
+             of the supported forms{hint}",
+            expr.chars().count()
+        )
+    } else {
+        format!(
+            "a Ruby code tag `<% ... %>` of {} characters (code is not run)",
+            body.chars().count()
+        )
+    };
     Error::Config(format!(
-        "{source}, line {line}: unsupported ERB `<%{shown} %>`: only <%= ENV['NAME'] %>, \
+        "{source}, line {line}: unsupported ERB: {what}. Only <%= ENV['NAME'] %>, \
          <%= ENV[\"NAME\"] %>, <%= ENV.fetch('NAME') %>, <%= ENV.fetch('NAME', 'default') %> and \
          <%# comments %> are supported. Put the value in the file, or in an environment variable \
          read with one of those forms"
@@ -220,5 +244,28 @@ mod tests {
         }
         let e = r("a: <%= ENV['A']\n").unwrap_err();
         assert!(e.to_string().contains("never closed"), "{e}");
+        let e = r("a: 1\n<%# two\nlines %>\n<%# one %>b: <% x %>").unwrap_err();
+        assert!(e.to_string().starts_with("cfg.yml, line 4:"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_tags_are_described_not_shown() {
+        let e = r("key: <%= ENV['K'] || 'fallback-key-4f9a' %>\n").unwrap_err();
+        let m = e.to_string();
+        assert!(!m.contains("fallback-key-4f9a"), "{m}");
+        assert!(m.contains("expression of 31 characters"), "{m}");
+        assert!(m.contains("ENV.fetch('NAME', 'default')"), "{m}");
+        let m = r("<% secret = 'hunter2-xyz' %>").unwrap_err().to_string();
+        assert!(!m.contains("hunter2-xyz"), "{m}");
+        assert!(m.contains("code tag"), "{m}");
+    }
+
+    #[test]
+    fn many_comments_render_with_correct_line_numbers() {
+        let mut text = "<%# c %>\n".repeat(80_000);
+        text.push_str("x: <%= ENV.fetch('UNSET') %>\n");
+        let e = r(&text).unwrap_err();
+        assert!(e.to_string().starts_with("cfg.yml, line 80001:"), "{e}");
+        assert_eq!(r(&"<%# c %>".repeat(80_000)).unwrap(), "");
     }
 }

@@ -14,6 +14,9 @@
 //! - `memory`: the encrypted data key is in the configuration, with its KEK.
 //! - `aws`: one file per region, `A_E_REGION_vN.encrypted_key`, each the data key encrypted by
 //!   the KMS master key `alias/symmetric-encryption/A/E` of that region.
+//! - `vault`: `A_E_vN.vault_key`, the data key wrapped by the Vault transit key
+//!   `symmetric-encryption.A.E` (mount `transit`), which Vault makes and wraps itself
+//!   (`datakey/wrapped`): the plaintext key never enters this process.
 //!
 //! Nothing here deletes a key file.
 
@@ -54,6 +57,11 @@ pub enum Notice {
     SetEnvironmentVariable { name: String, value: String },
     /// Add this variable to the Heroku app (`heroku` keystore).
     HerokuConfigAdd { name: String, value: String },
+    /// The Vault transit key at `path` (`transit/keys/NAME`) did not exist and was created.
+    TransitKeyCreated { path: String },
+    /// The Vault transit key at `path` was rotated to `version`, and the stored data keys it
+    /// wraps were rewrapped with it.
+    TransitKeyRotated { path: String, version: u32 },
 }
 
 impl fmt::Debug for Notice {
@@ -73,6 +81,15 @@ impl fmt::Debug for Notice {
                 .debug_struct("HerokuConfigAdd")
                 .field("name", name)
                 .finish_non_exhaustive(),
+            Notice::TransitKeyCreated { path } => f
+                .debug_struct("TransitKeyCreated")
+                .field("path", path)
+                .finish(),
+            Notice::TransitKeyRotated { path, version } => f
+                .debug_struct("TransitKeyRotated")
+                .field("path", path)
+                .field("version", version)
+                .finish(),
         }
     }
 }
@@ -88,7 +105,9 @@ impl Notice {
             Notice::HerokuConfigAdd { name, value } => {
                 Some(environment::heroku_instructions(name, value))
             }
-            Notice::KeyFileWritten { .. } => None,
+            Notice::KeyFileWritten { .. }
+            | Notice::TransitKeyCreated { .. }
+            | Notice::TransitKeyRotated { .. } => None,
         }
     }
 }
@@ -103,6 +122,18 @@ impl fmt::Display for Notice {
                 }
                 Ok(())
             }
+            Notice::TransitKeyCreated { path } => write!(
+                f,
+                "Vault transit key created: {path} (this needed the policy capability \"create\" \
+                 on \"{path}\"; applications need only \"update\" on its decrypt path)"
+            ),
+            Notice::TransitKeyRotated { path, version } => write!(
+                f,
+                "Vault transit key {path} rotated to version {version}; the stored data keys it \
+                 wraps were rewrapped with it. Once the new key files are on every machine, \
+                 raise its min_decryption_version: vault write {path}/config \
+                 min_decryption_version={version}"
+            ),
             other => f.write_str(&other.gem_output().unwrap_or_default()),
         }
     }
@@ -171,6 +202,8 @@ struct Names {
     key_filename: Option<String>,
     kekek_filename: Option<String>,
     key_env_var: Option<String>,
+    /// vault: the transit key to wrap with (the primary's, when rotating).
+    transit: Option<crate::keystore::vault::TransitKey>,
 }
 
 fn join(dir: &Path, name: &str) -> String {
@@ -193,6 +226,9 @@ fn generate_with_names(
     names: &Names,
     io: &KeyIo,
 ) -> Result<(EntryConfig, Vec<Notice>)> {
+    if spec.keystore == KeystoreKind::Vault {
+        return super::vault_keys::generate_entry(spec, dek, names.transit.as_ref(), io);
+    }
     let name = spec.cipher_name;
     let base = format!("{}_{}_v{}", spec.app_name, spec.environment, spec.version);
     let mut notices = Vec::new();
@@ -331,6 +367,7 @@ fn generate_with_names(
                 ]);
             }
         }
+        KeystoreKind::Vault => unreachable!("vault entries are made by vault_keys"),
         KeystoreKind::Aws => {
             let alias = aws::master_key_alias(&spec.app_name, &spec.environment);
             let key_files: Vec<AwsKeyFile> = regions(spec)
@@ -519,7 +556,7 @@ fn selected(config: &Config, wanted: &[String]) -> Result<Vec<String>> {
     }
     for w in wanted {
         if !config.environment_names().contains(&w.as_str()) {
-            return Err(config.missing_environment(w));
+            return Err(config.missing_listed_environment(w));
         }
     }
     Ok(config
@@ -534,7 +571,11 @@ fn selected(config: &Config, wanted: &[String]) -> Result<Vec<String>> {
 /// key-encrypting key (file, environment, heroku, memory) or in KMS.
 fn rotatable(e: &EntryConfig) -> bool {
     e.key.is_none()
-        && (e.key_encrypting_key.is_some() || e.effective_keystore() == Some(KeystoreKind::Aws))
+        && (e.key_encrypting_key.is_some()
+            || matches!(
+                e.effective_keystore(),
+                Some(KeystoreKind::Aws | KeystoreKind::Vault)
+            ))
 }
 
 fn dir_of(file_name: &str) -> PathBuf {
@@ -650,7 +691,15 @@ pub fn rotate_keys(config: &mut Config, opts: &RotateOptions) -> Result<Report> 
             key_permissions: primary.permissions.clone(),
             regions,
         };
-        let (mut entry, notices) = generate_data_key(&spec, None, &io)
+        // A new vault key is wrapped by the primary's transit key when that is a vault one.
+        let names = Names {
+            transit: (keystore == KeystoreKind::Vault
+                && primary.effective_keystore() == Some(KeystoreKind::Vault))
+            .then(|| super::vault_keys::transit_key_of(&primary))
+            .transpose()?,
+            ..Default::default()
+        };
+        let (mut entry, notices) = generate_with_names(&spec, None, &names, &io)
             .map_err(|e| e.context(format!("environment {env_name:?}")))?;
         carry_over(&primary, &mut entry);
         report.notices.extend(notices);
@@ -690,10 +739,20 @@ pub fn rotate_kek(config: &mut Config, opts: &RotateKekOptions) -> Result<Report
     let source = config.source.clone();
     for env_name in selected(config, &opts.environments)? {
         let env = config.environment_mut(&env_name)?;
+        if env.primary().and_then(EntryConfig::effective_keystore) == Some(KeystoreKind::Vault) {
+            let place = format!("{source}, environment {env_name:?}");
+            let notices = super::vault_keys::rotate_kek(env, &io).map_err(|e| e.context(&place))?;
+            report.notices.extend(notices);
+            report.changed.push(env_name);
+            continue;
+        }
+        // A pre-v4 RSA key is no key-encrypting-key chain to rotate: --rotate-keys moves off it.
+        let rsa = env.legacy_rsa;
         let Some(primary) = env
             .ciphers
             .first()
             .filter(|p| p.key.is_none() && p.key_encrypting_key.is_some())
+            .filter(|p| !rsa && p.rsa_pem().is_none())
             .cloned()
         else {
             report.unchanged.push(env_name);
@@ -703,7 +762,7 @@ pub fn rotate_kek(config: &mut Config, opts: &RotateKekOptions) -> Result<Report
         let keystore = primary
             .effective_keystore()
             .ok_or_else(|| Error::Config(format!("{place}: no keystore")))?;
-        let current = resolve::resolve(&primary, CipherName::Aes256Cbc, &io)
+        let current = resolve::resolve(&primary, CipherName::Aes256Cbc, &io, None)
             .map_err(|e| e.context(&place))?;
         let dek = DataKey {
             key: current.key,
@@ -717,6 +776,7 @@ pub fn rotate_kek(config: &mut Config, opts: &RotateKekOptions) -> Result<Report
                 .and_then(|k| k.key_encrypting_key.as_ref())
                 .and_then(|k| k.key_filename.clone()),
             key_env_var: primary.key_env_var.clone(),
+            transit: None,
         };
         let spec = DataKeySpec {
             keystore,

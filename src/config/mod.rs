@@ -35,6 +35,7 @@ use crate::keystore::{
 pub mod erb;
 pub mod generate;
 mod resolve;
+mod vault_keys;
 pub mod writer;
 pub(crate) mod yaml;
 
@@ -46,7 +47,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/symmetric-encryption.yml";
 /// The environment used when no variable names one.
 pub const DEFAULT_ENVIRONMENT: &str = "development";
 
-fn non_empty_var(name: &str) -> Option<String> {
+pub(crate) fn non_empty_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -141,7 +142,8 @@ impl EnvironmentConfig {
         self.legacy_inline
     }
 
-    /// Whether the environment uses the pre-v4 RSA format anywhere (refused when loading).
+    /// Whether the environment uses the pre-v4 RSA format anywhere (it loads; `--migrate` does
+    /// not rewrite it).
     pub fn uses_legacy_rsa(&self) -> bool {
         self.legacy_rsa
             || self
@@ -190,6 +192,10 @@ pub struct EntryConfig {
     pub key_files: Option<Vec<AwsKeyFile>>,
     /// `region` (aws keystore). Default: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
     pub region: Option<String>,
+    /// `transit_mount` (vault keystore). Default `transit`.
+    pub transit_mount: Option<String>,
+    /// `transit_key` (vault keystore): the transit key that wraps the data key.
+    pub transit_key: Option<String>,
     /// Markers of the pre-v4 RSA format found in this entry.
     legacy_rsa: Vec<&'static str>,
     /// Field names in the order the file (or the generator) wrote them.
@@ -218,6 +224,8 @@ impl fmt::Debug for EntryConfig {
             .field("master_key_alias", &self.master_key_alias)
             .field("key_files", &self.key_files)
             .field("region", &self.region)
+            .field("transit_mount", &self.transit_mount)
+            .field("transit_key", &self.transit_key)
             .field("legacy_rsa", &self.legacy_rsa)
             .field(
                 "extra",
@@ -239,13 +247,16 @@ impl EntryConfig {
     }
 
     /// The keystore the key is read from: `keystore` if given, else by field (`encrypted_key`
-    /// -> memory, `key_filename` -> file, `key_env_var` -> environment, `key_files` -> aws).
-    /// `None` when the key is in the file (`key`) or nothing says where it is.
+    /// -> memory, `key_filename` -> file, `key_env_var` -> environment, `key_files` -> aws,
+    /// `transit_key` -> vault). `None` when the key is in the file (`key`) or nothing says where
+    /// it is.
     pub fn effective_keystore(&self) -> Option<KeystoreKind> {
         if self.key.is_some() {
             return None;
         }
-        self.keystore.or(if self.encrypted_key.is_some() {
+        self.keystore.or(if self.transit_key.is_some() {
+            Some(KeystoreKind::Vault)
+        } else if self.encrypted_key.is_some() {
             Some(KeystoreKind::Memory)
         } else if self.key_filename.is_some() {
             Some(KeystoreKind::File)
@@ -272,9 +283,25 @@ impl EntryConfig {
     }
 
     /// The pre-v4 RSA fields found in this entry (`private_rsa_key`, `encrypted_iv`,
-    /// `iv_filename`, a PEM `key_encrypting_key`). Such entries are refused when loading.
+    /// `iv_filename`, a PEM `key_encrypting_key`). Such entries load (the RSA key decrypts their
+    /// key and iv) and are written back unchanged.
     pub fn legacy_rsa_markers(&self) -> &[&'static str] {
         &self.legacy_rsa
+    }
+
+    /// The text of a field kept as written (one this model does not parse), if it is a string.
+    pub(crate) fn extra_text(&self, name: &str) -> Option<&str> {
+        self.extra.iter().find_map(|(k, v)| match v {
+            Node::Str(s) if k == name => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
+    /// This entry's own RSA private key: a PEM `key_encrypting_key` (which the gem prefers), else
+    /// an entry-level `private_rsa_key`.
+    pub(crate) fn rsa_pem(&self) -> Option<&str> {
+        self.extra_text("key_encrypting_key")
+            .or_else(|| self.extra_text("private_rsa_key"))
     }
 
     /// Names of fields in the file that this library does not use (kept when writing back).
@@ -290,7 +317,13 @@ impl EntryConfig {
 
     /// Resolves this entry's key chain and builds its cipher.
     pub fn cipher(&self, io: &KeyIo) -> Result<Cipher> {
-        let r = resolve::resolve(self, CipherName::Aes256Cbc, io)?;
+        self.cipher_with_rsa(io, None)
+    }
+
+    /// As [`EntryConfig::cipher`], for an entry of an environment that has a pre-v4
+    /// `private_rsa_key` (given here as its PEM text).
+    pub fn cipher_with_rsa(&self, io: &KeyIo, env_rsa: Option<&str>) -> Result<Cipher> {
+        let r = resolve::resolve(self, CipherName::Aes256Cbc, io, env_rsa)?;
         Ok(Cipher::new(r.name, &r.key, r.iv.as_deref())?
             .with_version(self.version_or_default())
             .with_encoding(self.encoding.unwrap_or_default())
@@ -313,9 +346,10 @@ impl Config {
         }
     }
 
-    /// Reads, ERB-renders and parses a configuration file. Keys are not read yet.
+    /// Reads, ERB-renders and parses a configuration file. Keys are not read yet. A file
+    /// larger than [`MAX_CONFIG_BYTES`] is refused after reading one byte past the limit.
     pub fn from_path(path: &Path) -> Result<Config> {
-        let text = std::fs::read(path).map_err(|e| {
+        let text = read_capped(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::Config(format!(
                     "configuration file {} not found: give its path, set \
@@ -330,6 +364,7 @@ impl Config {
                 )
             }
         })?;
+        check_size(text.len(), &path.display().to_string())?;
         let text = zeroize::Zeroizing::new(String::from_utf8(text).map_err(|_| {
             Error::Config(format!(
                 "configuration file {} is not UTF-8 text",
@@ -341,9 +376,12 @@ impl Config {
 
     /// Parses configuration text (ERB first, reading the process environment). `source` names
     /// it in messages, e.g. the file name.
+    /// Text larger than [`MAX_CONFIG_BYTES`] (before or after ERB) is refused at once.
     pub fn from_yaml_str(text: &str, source: &str) -> Result<Config> {
+        check_size(text.len(), source)?;
         let rendered =
             zeroize::Zeroizing::new(erb::render(text, source, &|name| std::env::var(name).ok())?);
+        check_size(rendered.len(), source)?;
         let node = yaml::parse(&rendered, source)?;
         Config::from_node(node, source)
     }
@@ -421,6 +459,23 @@ impl Config {
         }
     }
 
+    /// "Not found" for a name given in `--environments` (or the options that mirror it): the
+    /// advice is to name environments of the file, not to set variables.
+    pub(crate) fn missing_listed_environment(&self, name: &str) -> Error {
+        let names = self.environment_names();
+        Error::Config(format!(
+            "{}: environment {name:?}, given in --environments, is not in the file (it has {}): \
+             list only environments of the file, comma separated, or leave --environments out \
+             to cover them all",
+            self.source,
+            if names.is_empty() {
+                "no environments".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))
+    }
+
     fn missing_environment(&self, name: &str) -> Error {
         let names = self.environment_names();
         Error::Config(format!(
@@ -478,34 +533,25 @@ impl Config {
     pub fn ciphers(&self, env: &str) -> Result<Vec<Cipher>> {
         let place = format!("{}, environment {env:?}", self.source);
         let ec = self.environment(env)?;
-        if ec.legacy_rsa {
-            return Err(legacy_rsa_error("private_rsa_key").context(&place));
+        let env_rsa = ec.extra.iter().find_map(|(k, v)| match v {
+            Node::Str(s) if k == "private_rsa_key" => Some(s.as_str()),
+            _ => None,
+        });
+        if ec.legacy_rsa && env_rsa.is_none() {
+            return Err(Error::Config(format!(
+                "{place}: private_rsa_key must be the PEM text of the RSA private key"
+            )));
         }
         if ec.ciphers.is_empty() {
             return Err(Error::Config(format!(
                 "{place}: no ciphers: add at least one entry under ciphers:"
             )));
         }
-        for (i, c) in ec.ciphers.iter().enumerate() {
-            if let Some(j) = ec.ciphers[..i]
-                .iter()
-                .position(|o| o.version_or_default() == c.version_or_default())
-            {
-                return Err(Error::Config(format!(
-                    "{place}: cipher entries {} and {} both have version {}: every cipher of an \
-                     environment needs its own version, because the version in the header of \
-                     each encrypted value selects the cipher that decrypts it. Give one of them \
-                     another version",
-                    j + 1,
-                    i + 1,
-                    c.version_or_default()
-                )));
-            }
-        }
+        // Entries may share a version (SPEC section 5): lookup by version takes the first.
         ec.ciphers
             .iter()
             .map(|c| {
-                c.cipher(&self.io)
+                c.cipher_with_rsa(&self.io, env_rsa)
                     .map_err(|e| e.context(format!("{place}, {}", c.label())))
             })
             .collect()
@@ -546,13 +592,40 @@ impl Context {
     }
 }
 
+/// The largest configuration accepted: 1 MiB. The gem's files are a few kilobytes, even with
+/// many environments and key versions; anything this large is not a configuration file.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+fn check_size(len: usize, source: &str) -> Result<()> {
+    if len > MAX_CONFIG_BYTES {
+        return Err(Error::Config(format!(
+            "{source}: the configuration is {len} bytes or more, but at most {MAX_CONFIG_BYTES} \
+             bytes (1 MiB) are accepted: check that this is the configuration file"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads at most one byte more than [`MAX_CONFIG_BYTES`], so an oversized (or endless) file
+/// is noticed without reading it all; the size check then refuses it.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_end(&mut text)?;
+    Ok(text)
+}
+
+/// Why `--migrate` leaves a pre-v4 RSA environment alone, and how to move off RSA.
 pub(crate) fn legacy_rsa_error(marker: &str) -> Error {
     Error::Config(format!(
-        "this is the pre-v4 RSA key format ({marker}), which this library does not read. Migrate \
-         the file with the Ruby gem first: `symmetric-encryption --migrate`, then move the keys \
-         out of RSA into a current keystore with the gem (for example `symmetric-encryption \
-         --rotate-keys --keystore file`, then --activate-key, re-encrypt, --cleanup-keys) so that \
-         no entry keeps private_rsa_key, encrypted_iv or iv_filename"
+        "this environment uses the pre-v4 RSA key format ({marker}). It loads as it is, but \
+         --migrate does not rewrite it (the gem's --migrate would keep the RSA key in every \
+         entry). To move its keys out of RSA, rotate to a current keystore (for example \
+         `symmetric-encryption --rotate-keys --keystore file`, then --activate-key, re-encrypt \
+         the data, and --cleanup-keys) so that no entry keeps private_rsa_key, encrypted_iv or \
+         iv_filename, then run --migrate again"
     ))
 }
 
@@ -701,7 +774,7 @@ fn parse_entry(pairs: &[(Node, Node)]) -> FieldResult<EntryConfig> {
                     .map(|v| match v {
                         Node::Int(i) => i
                             .parse::<u32>()
-                            .map_err(|_| format!("permissions: {i} is not a file mode")),
+                            .map_err(|_| format!("permissions: an integer of {} digits is not a file mode: write it as a quoted string such as '0600'", i.len())),
                         Node::Str(s) => parse_mode(s).map_err(|x| x.to_string()),
                         other => Err(format!(
                             "permissions: expected a mode such as '0600', found {}",
@@ -715,10 +788,12 @@ fn parse_entry(pairs: &[(Node, Node)]) -> FieldResult<EntryConfig> {
                 let list = one_or_many(value)
                     .into_iter()
                     .map(|v| match v {
-                        Node::Int(i) => i
-                            .parse::<u32>()
-                            .map(Principal::Id)
-                            .map_err(|_| format!("{f}: {i} is not an id")),
+                        Node::Int(i) => i.parse::<u32>().map(Principal::Id).map_err(|_| {
+                            format!(
+                                "{f}: an integer of {} digits is not a user or group id",
+                                i.len()
+                            )
+                        }),
                         Node::Str(s) => Ok(Principal::parse(s)),
                         other => Err(format!(
                             "{f}: expected a name or a numeric id, found {}",
@@ -736,6 +811,8 @@ fn parse_entry(pairs: &[(Node, Node)]) -> FieldResult<EntryConfig> {
             "master_key_alias" => e.master_key_alias = text(value).map_err(err)?,
             "region" => e.region = text(value).map_err(err)?,
             "key_files" => e.key_files = key_files(value).map_err(err)?,
+            "transit_mount" => e.transit_mount = text(value).map_err(err)?,
+            "transit_key" => e.transit_key = text(value).map_err(err)?,
             "private_rsa_key" | "encrypted_iv" | "iv_filename" => {
                 e.legacy_rsa.push(match f {
                     "private_rsa_key" => "private_rsa_key",
@@ -792,10 +869,16 @@ fn bytes(v: &Node) -> FieldResult<Option<SecretBytes>> {
 fn version(v: &Node) -> FieldResult<Option<u8>> {
     match v {
         Node::Null => Ok(None),
-        Node::Int(i) => i
-            .parse::<u8>()
-            .map(Some)
-            .map_err(|_| format!("{i} is out of range: versions are 0 to 255")),
+        Node::Int(i) => i.parse::<u8>().map(Some).map_err(|_| {
+            if i.len() <= 4 {
+                format!("{i} is out of range: versions are 0 to 255")
+            } else {
+                format!(
+                    "an integer of {} digits is out of range: versions are 0 to 255",
+                    i.len()
+                )
+            }
+        }),
         other => Err(format!(
             "expected an integer from 0 to 255, found {}",
             other.kind()
@@ -810,7 +893,10 @@ fn boolean(v: &Node) -> FieldResult<Option<bool>> {
         Node::Str(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" => Ok(Some(true)),
             "false" | "no" | "off" => Ok(Some(false)),
-            _ => Err(format!("expected true or false, found {s:?}")),
+            _ => Err(format!(
+                "expected true or false, found {}",
+                crate::error::describe_text(s)
+            )),
         },
         other => Err(format!("expected true or false, found {}", other.kind())),
     }

@@ -75,9 +75,15 @@ impl Node {
     }
 }
 
+/// The deepest nesting of flow collections (`[...]`, `{...}`) a configuration may have. The
+/// gem's files nest three or four levels; the YAML parser's cost grows with the square of the
+/// flow depth, so deep nesting is refused before parsing.
+pub const MAX_FLOW_DEPTH: usize = 64;
+
 /// Parses `text` (already through ERB) into a tree. `source` names it in errors.
 pub(crate) fn parse(text: &str, source: &str) -> Result<Node> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_flow_depth(text, source)?;
     let Some(first) = text
         .lines()
         .map(str::trim_start)
@@ -113,6 +119,56 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Node> {
     })?;
     apply_merge(&mut node).map_err(|m| Error::Config(format!("{source}: {m}")))?;
     Ok(node)
+}
+
+/// Refuses text whose flow collections nest deeper than [`MAX_FLOW_DEPTH`], in one pass.
+/// Brackets inside quoted scalars and comments do not count; a quote only opens a quoted
+/// scalar where YAML allows one to start (after a space, a flow indicator, `:` or `-`).
+fn check_flow_depth(text: &str, source: &str) -> Result<()> {
+    let b = text.as_bytes();
+    let (mut depth, mut line, mut i) = (0usize, 1usize, 0usize);
+    while i < b.len() {
+        let c = b[i];
+        let prev = if i == 0 { b'\n' } else { b[i - 1] };
+        let at_start = matches!(
+            prev,
+            b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':' | b'-'
+        );
+        match c {
+            b'\n' => line += 1,
+            b'#' if matches!(prev, b' ' | b'\t' | b'\n' | b'\r') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\'' | b'"' if at_start => {
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    match b[i] {
+                        b'\\' if c == b'"' => i += 1,
+                        b'\n' => line += 1,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(Error::Config(format!(
+                        "{source}, line {line}: lists and mappings written with [ ] or {{ }} \
+                         nest more than {MAX_FLOW_DEPTH} levels deep: a configuration never \
+                         needs that; check the file is the right one"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Applies `<<` merge keys the way Psych does: in mapping order, a merged mapping overwrites
@@ -255,7 +311,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
                     Ok(Node::Int(digits.to_string()))
                 } else {
                     Err(de::Error::custom(format!(
-                        "!!int {text:?} is not an integer"
+                        "a value tagged !!int is not an integer ({})",
+                        crate::error::describe_text(&text)
                     )))
                 }
             }
@@ -362,6 +419,35 @@ mod tests {
             let _ = parse(&s, "t");
             let _ = crate::config::Config::from_yaml_str(&s, "t");
         }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_at_once() {
+        let e = parse(&"[".repeat(100_000), "cfg.yml").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.to_string().contains("more than 64 levels"), "{e}");
+        let ok = format!(
+            "a: {}1{}\n",
+            "[".repeat(MAX_FLOW_DEPTH),
+            "]".repeat(MAX_FLOW_DEPTH)
+        );
+        parse(&ok, "t").unwrap();
+        let e = parse(&format!("a: 1\nb: {}", "{".repeat(MAX_FLOW_DEPTH + 1)), "t").unwrap_err();
+        assert!(e.to_string().starts_with("t, line 2:"), "{e}");
+        // Brackets in quoted scalars, plain scalars' quotes and comments do not count.
+        let quoted = format!(
+            "a: '{0}'\nb: \"{0}\\\"\"\nc: it's # {0}\nd: [1]\n",
+            "[".repeat(100)
+        );
+        parse(&quoted, "t").unwrap();
+    }
+
+    #[test]
+    fn a_bad_int_tag_does_not_show_the_value() {
+        let e = parse("a: !!int 'sekrit-key-material'\n", "t").unwrap_err();
+        let m = e.to_string();
+        assert!(!m.contains("sekrit"), "{m}");
+        assert!(m.contains("a string of 19 characters"), "{m}");
     }
 
     #[test]

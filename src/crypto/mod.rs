@@ -10,6 +10,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
+pub mod legacy_rsa;
+
 #[cfg(feature = "aws-lc")]
 mod awslc;
 #[cfg(feature = "aws-lc")]
@@ -70,10 +72,10 @@ impl PreparedKey {
 
     /// The deterministic GCM iv of `data`: the first 12 bytes of HMAC-SHA256(key, data).
     pub fn hmac_iv(&self, data: &[u8]) -> [u8; GCM_NONCE_LEN] {
-        let full = match &self.hmac {
+        let full = Zeroizing::new(match &self.hmac {
             Some(h) => h.sign(data),
             None => backend::HmacKey::new(&self.raw).sign(data),
-        };
+        });
         let mut iv = [0u8; GCM_NONCE_LEN];
         iv.copy_from_slice(&full[..GCM_NONCE_LEN]);
         iv
@@ -290,7 +292,7 @@ fn bad_decrypt() -> Error {
 /// pool as they are handed out, and a process that forks discards its pool in the child (the
 /// pool records the fork generation), so parent and child never share random bytes.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
-    let generation = match crate::ffi::fork::generation() {
+    let generation = match crate::sys::fork_generation() {
         Some(g) if buf.len() <= POOL_MAX_REQUEST => g,
         _ => return backend::fill_random(buf),
     };

@@ -122,7 +122,10 @@ pub struct HmacKey(Hmac<Sha256>);
 
 impl HmacKey {
     pub fn new(key: &[u8]) -> Self {
-        HmacKey(<Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length"))
+        HmacKey(
+            <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key)
+                .expect("HMAC takes keys of any length"),
+        )
     }
 
     pub fn sign(&self, data: &[u8]) -> [u8; 32] {

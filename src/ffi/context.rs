@@ -107,7 +107,10 @@ pub unsafe extern "C" fn se_context_load_yaml(
     })
 }
 
-/// Frees a context. NULL is accepted. The keys it held are zeroized.
+/// Frees a context. NULL is accepted. The keys it held (raw key, AES key schedule, GHASH key,
+/// HMAC state, configured iv) are zeroized once no other context shares them: contexts made
+/// by `se_context_select`, `se_context_combine` and `se_context_with_max_decompressed_size`
+/// share their ciphers, and open readers and writers hold them too.
 ///
 /// # Safety
 /// `ctx` must be NULL or a handle from this library not yet freed, and no other thread may be
@@ -206,12 +209,14 @@ pub unsafe extern "C" fn se_context_combine(
         let list = unsafe { std::slice::from_raw_parts(contexts, count) };
         let mut ciphers = Vec::new();
         let mut first_randomize = false;
+        let mut first_limit = crate::DEFAULT_MAX_DECOMPRESSED_SIZE;
         for (i, &c) in list.iter().enumerate() {
             // SAFETY: each element is a live handle per the caller's contract.
             let ctx = unsafe { ctx_ref(c) }
                 .map_err(|_| Error::Argument(format!("contexts[{i}] is NULL")))?;
             if i == 0 {
                 first_randomize = ctx.randomize_iv();
+                first_limit = ctx.max_decompressed_size();
             }
             ciphers.extend(ctx.ciphers().cloned());
         }
@@ -220,7 +225,9 @@ pub unsafe extern "C" fn se_context_combine(
         } else {
             flag(randomize_iv, false, "randomize_iv")?
         };
-        let ctx = Context::new(ciphers)?.with_randomize_iv(randomize);
+        let ctx = Context::new(ciphers)?
+            .with_randomize_iv(randomize)
+            .with_max_decompressed_size(first_limit);
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, se_context::boxed(ctx), "out") }
     })
@@ -249,7 +256,9 @@ pub unsafe extern "C" fn se_context_select(
                 "index {index} is out of range: the context has {count} ciphers"
             ))
         })?;
-        let selected = Context::new(vec![cipher])?.with_randomize_iv(ctx.randomize_iv());
+        let selected = Context::new(vec![cipher])?
+            .with_randomize_iv(ctx.randomize_iv())
+            .with_max_decompressed_size(ctx.max_decompressed_size());
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, se_context::boxed(selected), "out") }
     })
@@ -358,4 +367,61 @@ pub(crate) fn flag(v: i32, default: bool, what: &str) -> Result<bool, Error> {
             "{what} must be -1 (default), 0 or 1, got {v}"
         ))),
     }
+}
+
+/// A new context with the same ciphers as `ctx` (shared, not copied) and another
+/// decompression limit: the most a compressed value may inflate to when `se_decrypt`,
+/// `se_decrypt_version`, `se_decrypt_binary`, `se_decrypt_many` or `se_decrypt_into` decrypts
+/// it. Every context starts with 64 MiB (67108864 bytes). A value that would inflate past the
+/// limit fails with `SE_ERROR_CIPHER` and a message naming the limit, after at most the limit
+/// was inflated (and, for `se_decrypt_into`, at most `out_cap` bytes were held). Values that are
+/// not compressed are never larger than their ciphertext and are not affected. `ctx` is not
+/// changed (contexts are immutable, so threads sharing it are not disturbed); contexts made from
+/// the new one by `se_context_select` and `se_context_combine` (as `contexts[0]`) keep its
+/// limit. Free `*out` with `se_context_free`.
+/// Errors: `SE_ERROR_ARGUMENT` (NULL ctx or out, a limit of 0).
+///
+/// # Safety
+/// `ctx` a live handle; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_with_max_decompressed_size(
+    ctx: *const se_context,
+    max_decompressed_size: u64,
+    out: *mut *mut se_context,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+    guard("se_context_with_max_decompressed_size", || {
+        check_out(out, "out")?;
+        if max_decompressed_size == 0 {
+            return Err(Error::Argument(
+                "max_decompressed_size must be at least 1 byte (the default is 67108864, 64 MiB)"
+                    .into(),
+            ));
+        }
+        // SAFETY: caller's contract.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let limited = ctx
+            .clone()
+            .with_max_decompressed_size(max_decompressed_size);
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_context::boxed(limited), "out") }
+    })
+}
+
+/// The decompression limit of `ctx` in bytes (see `se_context_with_max_decompressed_size`;
+/// 67108864 unless changed), or 0 for NULL.
+///
+/// # Safety
+/// `ctx` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_max_decompressed_size(ctx: *const se_context) -> u64 {
+    guard_value("se_context_max_decompressed_size", 0, || {
+        // SAFETY: caller's contract.
+        unsafe { ctx_ref(ctx) }
+            .map(|c| c.max_decompressed_size())
+            .unwrap_or(0)
+    })
 }

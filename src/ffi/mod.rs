@@ -1,6 +1,6 @@
 //! The C ABI: every `extern "C"` function of the library, and nothing else.
 //!
-//! Each export runs its body through [`guard`], which catches panics (a panic becomes
+//! Each export runs its body through `guard`, which catches panics (a panic becomes
 //! `SE_ERROR_INTERNAL` with a message, never an abort across the boundary), records the
 //! message of a failure for `se_last_error`, and turns the crate's [`Error`] into a
 //! [`se_status`]. Pointer checks live in the small helpers below so each function body is only
@@ -14,12 +14,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
+mod config;
 mod context;
-pub(crate) mod fork;
+mod secret;
 mod stream;
 mod value;
 
+pub use config::*;
 pub use context::*;
+pub use secret::*;
 pub use stream::*;
 pub use value::*;
 

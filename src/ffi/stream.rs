@@ -349,6 +349,7 @@ pub unsafe extern "C" fn se_reader_open_path(
             file,
             &ReaderOptions {
                 version: version_arg(version)?,
+                ..ReaderOptions::default()
             },
         )
         .map_err(|e| e.context(path))?;
@@ -386,6 +387,7 @@ pub unsafe extern "C" fn se_reader_open_callbacks(
             src,
             &ReaderOptions {
                 version: version_arg(version)?,
+                ..ReaderOptions::default()
             },
         )?;
         let handle = Box::into_raw(Box::new(se_reader {
@@ -512,6 +514,26 @@ pub unsafe extern "C" fn se_reader_size(r: *mut se_reader, size: *mut u64) -> se
     })
 }
 
+/// Sets the reader's output limit: no more than `max_output` bytes of plaintext in all (no
+/// plaintext past offset `max_output`) are handed out; a read or seek that would go past it
+/// fails with `SE_ERROR_CIPHER` and a message naming the limit. 0 removes the limit (the
+/// default: streams are read in bounded memory, so their size is not limited). Use it where the
+/// output goes somewhere bounded and the stream is not trusted: a compressed stream inflates
+/// up to about 1000 times. Errors: `SE_ERROR_ARGUMENT` (NULL reader).
+///
+/// # Safety
+/// `r` a live reader.
+#[no_mangle]
+pub unsafe extern "C" fn se_reader_set_max_output(r: *mut se_reader, max_output: u64) -> se_status {
+    guard("se_reader_set_max_output", || {
+        // SAFETY: caller's contract.
+        let r = unsafe { reader_mut(r)? };
+        let limit = (max_output != 0).then_some(max_output);
+        with_reader!(r, x => x.set_max_output(limit));
+        Ok(())
+    })
+}
+
 /// Describes the stream's header into `*out` (`present` = 0 for a stream without one).
 ///
 /// # Safety
@@ -548,6 +570,10 @@ pub unsafe extern "C" fn se_reader_free(r: *mut se_reader) {
 /// Encrypts the file `source_path` into `target_path` in bounded memory (temporary file +
 /// rename: nothing is left at the target on failure). `compress`: -1 = by the target's name as
 /// the gem does (not for .zip .gz .gzip .xls?), 0, 1. `version`: -1 = the primary.
+/// A new target is created with mode 0600; an existing regular file's permission bits are kept
+/// (without setuid/setgid); a symbolic link at the target is replaced, not followed. A
+/// character device or FIFO target (`/dev/null`, a named pipe) is written in place, never
+/// replaced; a directory, block device or socket is refused with `SE_ERROR_ARGUMENT`.
 /// Errors: `SE_ERROR_IO`, `SE_ERROR_CIPHER` (unknown version), `SE_ERROR_ARGUMENT`.
 ///
 /// # Safety
@@ -587,7 +613,9 @@ pub unsafe extern "C" fn se_encrypt_file(
 /// Decrypts the file `source_path` into `target_path` in bounded memory. The plaintext is
 /// written to a temporary file renamed onto the target only after the whole stream was read
 /// and, for GCM, authenticated; on failure nothing is left at the target. (CBC streams carry
-/// no authentication: only their padding is checked.)
+/// no authentication: only their padding is checked.) The target rules of `se_encrypt_file`
+/// apply (0600, links replaced, devices and FIFOs written in place: there, data written
+/// before a failure stays written).
 /// Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
 ///
 /// # Safety
@@ -608,5 +636,69 @@ pub unsafe extern "C" fn se_decrypt_file(
             )
         };
         stream::decrypt_file(ctx, Path::new(src), Path::new(dst))
+    })
+}
+
+/// Decrypts the rest of reader `r` into the file `target_path`, as `se_decrypt_file` does for
+/// two paths: the plaintext goes to a temporary file (created with `O_EXCL`, mode 0600) in the
+/// target's directory, renamed onto the target only after the stream was read to its end and,
+/// for GCM, authenticated; on failure nothing is left at the target. A character device or
+/// FIFO target is written in place; a directory or other special file is refused
+/// (`SE_ERROR_ARGUMENT`). `*written` (may be NULL) gets the number of bytes written. The
+/// reader is not freed; after a failure only `se_reader_free` is useful.
+/// Errors: `SE_ERROR_AUTHENTICATION`, `SE_ERROR_CIPHER`, `SE_ERROR_IO`, `SE_ERROR_ARGUMENT`.
+///
+/// # Safety
+/// `r` a live reader used by this thread only; `target_path` NUL-terminated; `written` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_reader_copy_to_file(
+    r: *mut se_reader,
+    target_path: *const c_char,
+    written: *mut u64,
+) -> se_status {
+    if !written.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { written.write(0) };
+    }
+    guard("se_reader_copy_to_file", || {
+        // SAFETY: caller's contract.
+        let (r, dst) = unsafe { (reader_mut(r)?, req_str(target_path, "target_path")?) };
+        let n = with_reader!(r, x => stream::copy_to_file(x, Path::new(dst)))?;
+        if !written.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { written.write(n) };
+        }
+        Ok(())
+    })
+}
+
+/// As `se_decrypt_file`, with an output limit: when the decrypted data would be larger than
+/// `max_output` bytes the call fails with `SE_ERROR_CIPHER` (a message naming the limit) and
+/// nothing is left at the target. 0 = no limit (as `se_decrypt_file`).
+///
+/// # Safety
+/// `ctx` a live context; paths NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_file_max_output(
+    ctx: *const se_context,
+    source_path: *const c_char,
+    target_path: *const c_char,
+    max_output: u64,
+) -> se_status {
+    guard("se_decrypt_file_max_output", || {
+        // SAFETY: caller's contract.
+        let (ctx, src, dst) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                req_str(source_path, "source_path")?,
+                req_str(target_path, "target_path")?,
+            )
+        };
+        let opts = ReaderOptions {
+            max_output: (max_output != 0).then_some(max_output),
+            ..ReaderOptions::default()
+        };
+        stream::decrypt_file_with(ctx, Path::new(src), Path::new(dst), &opts)
     })
 }

@@ -27,7 +27,8 @@ impl se_bytes {
         if v.is_empty() {
             return se_bytes::EMPTY;
         }
-        let b = v.into_boxed_slice();
+        // Without an unwiped copy left behind when the capacity is larger than the length.
+        let b = crate::wipe::into_boxed_slice(v);
         let len = b.len();
         se_bytes {
             data: Box::into_raw(b).cast(),
@@ -581,8 +582,16 @@ pub unsafe extern "C" fn se_encrypt_into(
     })
 }
 
-/// Decrypts into a caller-supplied buffer. As `se_encrypt_into` for sizes; the buffer is not
-/// zeroed by the library: the caller owns the plaintext.
+/// Decrypts into a caller-supplied buffer, writing at most `out_cap` bytes. `*out_len` gets the
+/// plaintext's length. When the plaintext is larger than `out_cap` the call returns
+/// `SE_ERROR_ARGUMENT`, the bytes written are wiped (zeroed) again, and `*out_len` is the size
+/// needed: retry with a buffer that large. A compressed value is inflated straight into
+/// `out_buf` and past `out_cap` only counted, never held, up to the context's decompression
+/// limit (64 MiB unless set with `se_context_with_max_decompressed_size`); past the limit the
+/// call fails with `SE_ERROR_CIPHER` and `*out_len` is 0. On success the library keeps no copy:
+/// the caller owns the plaintext in `out_buf` (and wipes it). `out_buf` must not overlap `data`.
+/// Errors: as `se_decrypt`, plus `SE_ERROR_ARGUMENT` (buffer too small, NULL `out_buf` with
+/// `out_cap` > 0, NULL `out_len`).
 ///
 /// # Safety
 /// As `se_encrypt_into`.
@@ -595,13 +604,35 @@ pub unsafe extern "C" fn se_decrypt_into(
     out_cap: usize,
     out_len: *mut usize,
 ) -> se_status {
+    if !out_len.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out_len.write(0) };
+    }
     guard("se_decrypt_into", || {
         check_out(out_len, "out_len")?;
+        if out_buf.is_null() && out_cap > 0 {
+            return Err(Error::Argument(format!(
+                "out_buf is NULL but out_cap is {out_cap}"
+            )));
+        }
         // SAFETY: caller's contract.
         let (c, d) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
-        let v = zeroize::Zeroizing::new(c.decrypt(d)?);
-        // SAFETY: caller's contract.
-        unsafe { copy_into(&v, out_buf, out_cap, out_len) }
+        let out: &mut [u8] = if out_cap == 0 {
+            &mut []
+        } else {
+            // SAFETY: non-NULL (checked above) and writable for `out_cap` bytes per the
+            // contract; the caller's buffer does not overlap `data` (different roles).
+            unsafe { std::slice::from_raw_parts_mut(out_buf, out_cap) }
+        };
+        let n = c.decrypt_into(d, None, out)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out_len.write(n) };
+        if n > out_cap {
+            return Err(Error::Argument(format!(
+                "the output buffer holds {out_cap} bytes, {n} are needed"
+            )));
+        }
+        Ok(())
     })
 }
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -88,8 +88,9 @@ pub fn parse_mode(text: &str) -> Result<u32> {
         .map(|m| m & 0o7777)
         .ok_or_else(|| {
             Error::Config(format!(
-                "permissions {text:?} is not an octal file mode: write it as a quoted string such \
-                 as '0600' or '0640'"
+                "permissions: {} is not an octal file mode: write it as a quoted string such \
+                 as '0600' or '0640'",
+                crate::error::describe_text(text)
             ))
         })
 }
@@ -102,11 +103,20 @@ fn join_or(items: &[String]) -> String {
     }
 }
 
+/// The largest key file read: key files hold one encrypted (or raw) key of a few dozen bytes,
+/// so anything much larger is not a key file.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
 /// Reads a key file after checking its mode and owner against `policy`.
+///
+/// The file is opened once (following symbolic links, as Kubernetes secret mounts need), and
+/// the checks are made on the opened descriptor (`fstat`), which is then read: a path swapped
+/// between the check and the read cannot hand over another file. The open never blocks (a
+/// FIFO is refused, not waited on), and at most [`MAX_KEY_FILE_BYTES`] are read.
 pub fn read_key_file(path: &Path, policy: &FilePolicy) -> Result<SecretBytes> {
     let shown = path.display();
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
+    let (file, meta) = match crate::sys::open_checked(path) {
+        Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::Keystore(format!(
                 "key file {shown} not found: check key_filename (a relative path is resolved \
@@ -121,13 +131,31 @@ pub fn read_key_file(path: &Path, policy: &FilePolicy) -> Result<SecretBytes> {
     };
     if !meta.is_file() {
         return Err(Error::Keystore(format!(
-            "key file {shown} is not a regular file"
+            "key file {shown} is {}, not a regular file: key_filename must name the file \
+             holding the key (a symbolic link to one is fine)",
+            crate::sys::file_kind(&meta)
         )));
     }
     check(path, &meta, policy)?;
-    let bytes = fs::read(path)
+    if meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(too_large(path, meta.len()));
+    }
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::Keystore(format!("cannot read key file {shown}: {e}")))?;
-    Ok(SecretBytes::new(bytes))
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(too_large(path, bytes.len() as u64));
+    }
+    Ok(SecretBytes::from_slice(&bytes))
+}
+
+fn too_large(path: &Path, len: u64) -> Error {
+    Error::Keystore(format!(
+        "key file {} holds {len} bytes or more, but a key file is at most {MAX_KEY_FILE_BYTES} \
+         bytes: key_filename must name the key file written by symmetric-encryption --generate",
+        path.display()
+    ))
 }
 
 #[cfg(unix)]
@@ -244,7 +272,7 @@ mod users {
     }
 
     pub fn current_uid() -> u32 {
-        rustix::process::geteuid().as_raw()
+        crate::sys::effective_uid()
     }
 
     pub fn uid_of(name: &str) -> Option<u32> {

@@ -10,6 +10,7 @@
 //! | `memory` | `encrypted_key` in the configuration file itself | [`memory`] |
 //! | `environment`, `heroku` | base64 in an environment variable (`key_env_var`) | [`environment`] |
 //! | `aws` | base64 KMS ciphertext blobs in one file per region (`key_files`) | [`aws`] |
+//! | `vault` | a Vault / OpenBao transit ciphertext, in a key file or inline | [`vault`] |
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,9 @@ pub mod aws;
 pub mod environment;
 pub mod file;
 pub mod memory;
+#[cfg(any(feature = "aws-kms", feature = "vault"))]
+pub(crate) mod runtime;
+pub mod vault;
 
 pub use aws::{AwsKeyFile, KmsClient};
 pub use file::{FilePolicy, Principal};
@@ -38,16 +42,19 @@ pub enum KeystoreKind {
     Heroku,
     /// AWS KMS (needs the `aws-kms` cargo feature).
     Aws,
+    /// A HashiCorp Vault or OpenBao transit key (needs the `vault` cargo feature).
+    Vault,
 }
 
 impl KeystoreKind {
     /// Every keystore, in the order the gem's documentation lists them.
-    pub const ALL: [KeystoreKind; 5] = [
+    pub const ALL: [KeystoreKind; 6] = [
         KeystoreKind::File,
         KeystoreKind::Environment,
         KeystoreKind::Heroku,
         KeystoreKind::Memory,
         KeystoreKind::Aws,
+        KeystoreKind::Vault,
     ];
 
     /// Parses a keystore name as written in configuration files: `file`, `:file`, `Heroku`.
@@ -59,16 +66,18 @@ impl KeystoreKind {
             "environment" => KeystoreKind::Environment,
             "heroku" => KeystoreKind::Heroku,
             "aws" => KeystoreKind::Aws,
+            "vault" | "openbao" => KeystoreKind::Vault,
             "gcp" => {
                 return Err(Error::Config(
                     "the gcp keystore (Google Cloud KMS) is not supported by this library: keep \
-                     the keys in a file, environment, heroku, memory or aws keystore"
+                     the keys in a file, environment, heroku, aws (AWS KMS) or vault keystore"
                         .into(),
                 ))
             }
             _ => {
                 return Err(Error::Config(format!(
-                    "unknown keystore {name:?}: use one of file, environment, heroku, memory, aws"
+                    "unknown keystore {}: use one of file, environment, heroku, memory, aws, vault",
+                    crate::error::show_name(name)
                 )))
             }
         })
@@ -82,6 +91,7 @@ impl KeystoreKind {
             KeystoreKind::Environment => "environment",
             KeystoreKind::Heroku => "heroku",
             KeystoreKind::Aws => "aws",
+            KeystoreKind::Vault => "vault",
         }
     }
 }

@@ -28,17 +28,20 @@
 //! ```
 
 pub mod chunked;
+mod output;
 mod reader;
 mod writer;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read, Write};
+use std::path::Path;
 
 use crate::cipher::CipherName;
 use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
 
+pub use output::copy_to_file;
+pub(crate) use output::AtomicFile;
 pub use reader::Reader;
 pub use writer::{FileWriter, Writer};
 
@@ -96,6 +99,12 @@ pub struct ReaderOptions {
     /// The entry that decrypts a stream without a header. `None`: the primary. Ignored when the
     /// stream has a header (its version decides).
     pub version: Option<u8>,
+    /// The most plaintext the reader hands out, in bytes. `None` (the default): no limit, since
+    /// a stream is read in bounded memory whatever its size. With a limit, a read that would go
+    /// past it fails with a cipher error that names the limit: use it where the output goes
+    /// somewhere bounded (memory, a small disk) and the input is not trusted, since a
+    /// compressed stream can inflate about 1000 times.
+    pub max_output: Option<u64>,
 }
 
 /// Whether a file written to `path` is compressed when the caller does not say: the gem's rule,
@@ -148,10 +157,21 @@ pub fn encrypt_file(
 /// decrypt never leaves unauthenticated plaintext at the target. CBC streams carry no
 /// authentication: only their padding (and, when compressed, the gzip checksum) is checked.
 pub fn decrypt_file(ctx: &Context, source: &Path, target: &Path) -> Result<()> {
+    decrypt_file_with(ctx, source, target, &ReaderOptions::default())
+}
+
+/// As [`decrypt_file`], with reader options: `opts.max_output` limits the size of the
+/// decrypted file (past it, the decrypt fails and nothing is left at the target);
+/// `opts.version` decrypts a stream without a header.
+pub fn decrypt_file_with(
+    ctx: &Context,
+    source: &Path,
+    target: &Path,
+    opts: &ReaderOptions,
+) -> Result<()> {
     let input = File::open(source)
         .map_err(|e| Error::io(format!("cannot open {}", source.display()), e))?;
-    let mut reader = Reader::new(ctx, input, &ReaderOptions::default())
-        .map_err(|e| e.context(source.display()))?;
+    let mut reader = Reader::new(ctx, input, opts).map_err(|e| e.context(source.display()))?;
     let mut out = AtomicFile::create(target)?;
     copy(&mut reader, &mut out.file, source, target)?;
     out.commit()
@@ -227,64 +247,6 @@ pub(crate) fn error_of_kind(kind: ErrorKind, message: String) -> Error {
         ErrorKind::Encoding => Error::Encoding(message),
         ErrorKind::Io => Error::io(message, io::Error::other("the stream failed earlier")),
         ErrorKind::Internal => Error::Internal(message),
-    }
-}
-
-/// A file written under a temporary name in the target's directory and renamed onto the target
-/// by [`AtomicFile::commit`]. Dropped without commit, the temporary file is removed.
-pub(crate) struct AtomicFile {
-    pub file: BufWriter<tempfile::NamedTempFile>,
-    target: PathBuf,
-}
-
-impl AtomicFile {
-    pub fn create(target: &Path) -> Result<Self> {
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::Argument(format!("{} is not a file name", target.display())))?
-            .to_string_lossy();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| {
-                Error::io(
-                    format!("cannot create a temporary file in {}", dir.display()),
-                    e,
-                )
-            })?;
-        Ok(AtomicFile {
-            file: BufWriter::with_capacity(IO_BLOCK, tmp),
-            target: target.to_path_buf(),
-        })
-    }
-
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
-    /// Flushes, syncs and renames the file onto the target. An existing target keeps its
-    /// permissions; a new one is created readable and writable by the owner only.
-    pub fn commit(self) -> Result<()> {
-        let target = self.target;
-        let write_err = |e| Error::io(format!("cannot write {}", target.display()), e);
-        let tmp = self
-            .file
-            .into_inner()
-            .map_err(|e| write_err(e.into_error()))?;
-        if let Ok(meta) = std::fs::metadata(&target) {
-            tmp.as_file()
-                .set_permissions(meta.permissions())
-                .map_err(write_err)?;
-        }
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(&target)
-            .map_err(|e| Error::io(format!("cannot rename onto {}", target.display()), e.error))?;
-        Ok(())
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
+use zeroize::Zeroizing;
 
 use super::chunked::{self, Chunker, NONCE_PREFIX_LEN};
 use super::{error_of_kind, into_error, to_io, ReaderOptions, IO_BLOCK, MAX_CHUNK_SIZE};
@@ -11,6 +12,7 @@ use crate::context::Context;
 use crate::crypto::{CbcStream, PreparedKey, BLOCK_LEN, TAG_LEN};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{self, flags, Header, Parsed, MAGIC};
+use crate::wipe;
 
 /// Decrypts a stream written by [`Writer`](super::Writer) or the gem's `Writer`, as it is read.
 ///
@@ -18,7 +20,12 @@ use crate::header::{self, flags, Header, Parsed, MAGIC};
 /// time; a single-value GCM stream (at most 16 MiB) is read whole and verified first. An error
 /// after some verified chunks still surfaces as an error: discard what was read before it. Get
 /// the library's [`Error`] back out of the `io::Error` with [`into_error`](super::into_error).
-/// After an error every further read fails too, until a seek.
+/// After an error every further read fails too, until a seek. An operation refused without
+/// touching the stream (a seek the source cannot do, an offset before the start) leaves the
+/// reader as it was: reads go on where they were.
+///
+/// With [`ReaderOptions::max_output`], a read that would hand out more than that many bytes
+/// in all fails with a cipher error.
 ///
 /// Seeking: uncompressed chunked streams seek directly, reading only the chunk that holds the
 /// offset. Every other layout seeks forward by reading and discarding, and backward by going
@@ -90,6 +97,17 @@ impl<R: Read> Reader<R> {
         self.header.as_ref().and_then(Header::chunk_size)
     }
 
+    /// Sets or removes the output limit (see [`ReaderOptions::max_output`]): no plaintext past
+    /// offset `max_output` is handed out, by reads or by seeks that read forward.
+    pub fn set_max_output(&mut self, max_output: Option<u64>) {
+        self.opts.max_output = max_output;
+    }
+
+    /// The output limit, if any.
+    pub fn max_output(&self) -> Option<u64> {
+        self.opts.max_output
+    }
+
     /// The plaintext position: bytes read (or skipped by seeking) so far.
     pub fn position(&self) -> u64 {
         self.pos
@@ -99,12 +117,33 @@ impl<R: Read> Reader<R> {
         if let Some((kind, message)) = &self.failed {
             return Err(error_of_kind(*kind, message.clone()));
         }
-        let result = self.read_front(buf);
+        let result = self.read_limited(buf);
         match &result {
             Ok(n) => self.pos += *n as u64,
             Err(e) => self.failed = Some((e.kind(), e.to_string())),
         }
         result
+    }
+
+    /// [`Reader::read_front`] within [`ReaderOptions::max_output`].
+    fn read_limited(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let Some(max) = self.opts.max_output else {
+            return self.read_front(buf);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let room = max.saturating_sub(self.pos);
+        if room == 0 {
+            // At the limit: only the end of the stream may follow.
+            let mut probe = Zeroizing::new([0u8; 1]);
+            return match self.read_front(&mut probe[..])? {
+                0 => Ok(0),
+                _ => Err(output_limit(max)),
+            };
+        }
+        let n = usize::try_from(room).unwrap_or(usize::MAX).min(buf.len());
+        self.read_front(&mut buf[..n])
     }
 
     fn read_front(&mut self, buf: &mut [u8]) -> Result<usize> {
@@ -149,6 +188,16 @@ impl<R: Read> Reader<R> {
     }
 }
 
+fn output_limit(max: u64) -> Error {
+    Error::Cipher(format!(
+        "the stream decrypts to more than the output limit of {} ({max} bytes) set for this \
+         reader, so reading stopped there. If the stream is genuine, raise the limit or remove \
+         it (Rust: ReaderOptions::max_output; C: se_reader_set_max_output, \
+         se_decrypt_file_max_output; Python and Ruby: max_output)",
+        crate::inflate::human(max)
+    ))
+}
+
 fn gzip_error(e: io::Error) -> Error {
     if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
         return into_error(e);
@@ -179,8 +228,21 @@ impl<R: Read + Seek> Reader<R> {
         let start = body.src.stream_start()?;
         let here = start + body.src.consumed;
         let result = body.size(start + header_len);
-        body.src.seek_to(start, here)?;
+        if let Err(e) = body.src.seek_to(start, here) {
+            return Err(self.broken(e));
+        }
         result.map(Some)
+    }
+
+    /// Records that the reader is in an undefined state after `e` (reads fail until a seek).
+    fn broken(&mut self, e: Error) -> Error {
+        self.failed = Some((e.kind(), e.to_string()));
+        e
+    }
+
+    /// The encrypted input, wherever the front keeps it.
+    fn source_mut(&mut self) -> Result<&mut Source<R>> {
+        source_of(&mut self.front)
     }
 
     fn seek_inner(&mut self, pos: SeekFrom) -> Result<u64> {
@@ -188,6 +250,8 @@ impl<R: Read + Seek> Reader<R> {
             SeekFrom::Start(n) => n,
             SeekFrom::Current(d) => offset(self.pos, d)?,
             SeekFrom::End(d) => {
+                // Refuse at once, before reading anything, when the source cannot seek.
+                self.source_mut()?.position()?;
                 let size = match self.size()? {
                     Some(s) => s,
                     None => self.size_by_reading()?,
@@ -195,8 +259,9 @@ impl<R: Read + Seek> Reader<R> {
                 offset(size, d)?
             }
         };
-        let direct =
-            matches!(&self.front, Front::Plain(b) if matches!(b.kind, Kind::Chunked { .. }));
+        // A source that cannot seek is read forward, whatever the layout.
+        let direct = matches!(&self.front, Front::Plain(b) if matches!(b.kind, Kind::Chunked { .. }))
+            && self.source_mut()?.position().is_ok();
         if direct {
             self.seek_chunk(target)?;
         } else {
@@ -210,6 +275,13 @@ impl<R: Read + Seek> Reader<R> {
     /// holds it.
     fn seek_chunk(&mut self, target: u64) -> Result<()> {
         let size = self.size()?.unwrap_or(0);
+        let start = self.source_mut()?.stream_start()?;
+        let result = self.seek_chunk_from(target, size, start);
+        result.map_err(|e| self.broken(e))
+    }
+
+    /// [`Reader::seek_chunk`] once nothing can fail before the state changes.
+    fn seek_chunk_from(&mut self, target: u64, size: u64, start: u64) -> Result<()> {
         let header_len = self.header_len;
         let Front::Plain(body) = &mut self.front else {
             return Err(Error::Internal("direct seek on a compressed stream".into()));
@@ -233,7 +305,6 @@ impl<R: Read + Seek> Reader<R> {
         }
         let c = *chunk_size as u64;
         let k = target / c;
-        let start = body.src.stream_start()?;
         body.src
             .seek_to(start, start + header_len + k * (c + TAG_LEN as u64))?;
         *index = k;
@@ -266,27 +337,52 @@ impl<R: Read + Seek> Reader<R> {
         Ok(self.pos)
     }
 
-    /// Goes back to the start of the stream and reads its header again.
+    /// Goes back to the start of the stream and reads its header again. When the source
+    /// cannot seek, or the header cannot be read again, the reader is left as it was.
     fn rewind(&mut self) -> Result<()> {
-        let front = std::mem::replace(&mut self.front, Front::Taken);
-        let mut src = match front {
-            Front::Plain(b) | Front::Pending(b) | Front::Empty(b) => b.src,
-            Front::Gzip(d, _) => d.into_inner().src,
-            Front::Taken => {
-                return Err(Error::Internal(
-                    "the stream reader lost its input in an earlier failed seek".into(),
-                ))
+        let src = source_of(&mut self.front)?;
+        let start = src.stream_start()?;
+        let consumed = src.consumed;
+        let pending = std::mem::take(&mut src.pending);
+        if let Err(e) = src.seek_to(start, start) {
+            src.pending = pending;
+            return Err(e);
+        }
+        let parts = match open_parts(&self.ctx, src, &self.opts) {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Back to where the reads had left the source, with what it held.
+                let back = src.seek_to(start, start + consumed);
+                src.pending = pending;
+                return Err(match back {
+                    Ok(()) => e,
+                    Err(b) => self.broken(b),
+                });
             }
         };
-        let start = src.stream_start()?;
-        src.seek_to(start, start)?;
-        let opened = open(&self.ctx, Source::new(src.inner), &self.opts)?;
+        let src = match std::mem::replace(&mut self.front, Front::Taken) {
+            Front::Plain(b) | Front::Pending(b) | Front::Empty(b) => b.src,
+            Front::Gzip(d, _) => d.into_inner().src,
+            Front::Taken => return Err(Error::Internal("the stream reader lost its input".into())),
+        };
+        let opened = parts.into_opened(src);
         self.front = opened.front;
         self.header = opened.header;
         self.header_len = opened.header_len;
         self.pos = 0;
         self.failed = None;
         Ok(())
+    }
+}
+
+/// The encrypted input, wherever `front` keeps it.
+fn source_of<R: Read>(front: &mut Front<R>) -> Result<&mut Source<R>> {
+    match front {
+        Front::Plain(b) | Front::Pending(b) | Front::Empty(b) => Ok(&mut b.src),
+        Front::Gzip(d, _) => Ok(&mut d.get_mut().src),
+        Front::Taken => Err(Error::Internal(
+            "the stream reader lost its input in an earlier failed operation".into(),
+        )),
     }
 }
 
@@ -302,15 +398,9 @@ fn offset(base: u64, delta: i64) -> Result<u64> {
 
 impl<R: Read + Seek> Seek for Reader<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let result = self.seek_inner(pos);
-        if let Err(e) = &result {
-            // A seek that failed part-way leaves the position undefined: reads fail until the
-            // next successful seek. A refused offset changes nothing.
-            if e.kind() != ErrorKind::Argument {
-                self.failed = Some((e.kind(), e.to_string()));
-            }
-        }
-        result.map_err(to_io)
+        // A seek that fails part-way marks the reader failed where it happens (reads fail until
+        // the next successful seek); one refused before anything moved changes nothing.
+        self.seek_inner(pos).map_err(to_io)
     }
 }
 
@@ -360,7 +450,7 @@ impl<R: Read> Source<R> {
             } else {
                 want - start
             };
-            buf.resize(start + step, 0);
+            wipe::resize(buf, start + step);
             let n = self.read_some(&mut buf[start..]);
             let n = match n {
                 Ok(n) => n,
@@ -408,8 +498,9 @@ fn seek_error(e: io::Error) -> Error {
 struct Body<R> {
     src: Source<R>,
     kind: Kind,
-    /// Decrypted bytes not handed out yet: `out[out_pos..]`. At most one chunk.
-    out: Vec<u8>,
+    /// Decrypted bytes not handed out yet: `out[out_pos..]`. At most one chunk. Wiped when it
+    /// grows and when the reader is dropped.
+    out: Zeroizing<Vec<u8>>,
     out_pos: usize,
     done: bool,
 }
@@ -463,6 +554,8 @@ impl<R: Read> Body<R> {
                         self.done = true;
                         continue;
                     };
+                    // Room first: the decryptor appends, and Vec growth would not wipe.
+                    wipe::reserve(&mut self.out, n + BLOCK_LEN);
                     if n == 0 {
                         let d = dec.take().expect("checked above");
                         d.finish(&mut self.out, *saw_any)?;
@@ -494,7 +587,9 @@ impl<R: Read> Body<R> {
                 } => {
                     // One buffer: the frame and one byte more, decrypted in place.
                     let frame = *chunk_size + TAG_LEN;
-                    self.out.extend(peeked.take());
+                    if let Some(b) = peeked.take() {
+                        wipe::extend(&mut self.out, &[b]);
+                    }
                     self.src.read_full(&mut self.out, frame + 1, false)?;
                     if self.out.is_empty() {
                         if *index == 0 {
@@ -542,6 +637,20 @@ impl<R: Read> Body<R> {
 impl<R: Read> Read for Body<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_plain(buf).map_err(to_io)
+    }
+}
+
+/// The gzip decoder reads the decrypted chunk in place: no second buffer of plaintext.
+impl<R: Read> io::BufRead for Body<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.out_pos >= self.out.len() {
+            self.fill().map_err(to_io)?;
+        }
+        Ok(&self.out[self.out_pos.min(self.out.len())..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.out_pos = (self.out_pos + amt).min(self.out.len());
     }
 }
 
@@ -599,7 +708,35 @@ struct Opened<R: Read> {
 
 /// Reads the header and sets up decryption.
 fn open<R: Read>(ctx: &Context, mut src: Source<R>, opts: &ReaderOptions) -> Result<Opened<R>> {
-    let parsed = read_header(&mut src)?;
+    Ok(open_parts(ctx, &mut src, opts)?.into_opened(src))
+}
+
+/// What reading a header decided: how to decrypt the body.
+struct Parts {
+    kind: Kind,
+    header: Option<Header>,
+    header_len: u64,
+    compressed: bool,
+}
+
+impl Parts {
+    fn into_opened<R: Read>(self, src: Source<R>) -> Opened<R> {
+        let body = Body::new(src, self.kind);
+        Opened {
+            front: if self.compressed {
+                Front::Pending(body)
+            } else {
+                Front::Plain(body)
+            },
+            header: self.header,
+            header_len: self.header_len,
+        }
+    }
+}
+
+/// Reads the header from `src` and decides how to decrypt what follows.
+fn open_parts<R: Read>(ctx: &Context, src: &mut Source<R>, opts: &ReaderOptions) -> Result<Parts> {
+    let parsed = read_header(src)?;
     let (entry, parsed) = match parsed {
         Some((p, bytes)) => (ctx.cipher_for_header(p.header.version)?, Some((p, bytes))),
         None => {
@@ -619,10 +756,11 @@ fn open<R: Read>(ctx: &Context, mut src: Source<R>, opts: &ReaderOptions) -> Res
             )));
         }
         let kind = cbc_kind(entry.prepared_key().clone(), entry.cbc_default_iv());
-        return Ok(Opened {
-            front: Front::Plain(Body::new(src, kind)),
+        return Ok(Parts {
+            kind,
             header: None,
             header_len: 0,
+            compressed: false,
         });
     };
     let h = &p.header;
@@ -652,14 +790,10 @@ fn open<R: Read>(ctx: &Context, mut src: Source<R>, opts: &ReaderOptions) -> Res
         };
         cbc_kind(key, iv)
     };
-    let body = Body::new(src, kind);
-    Ok(Opened {
-        front: if h.compressed {
-            Front::Pending(body)
-        } else {
-            Front::Plain(body)
-        },
+    Ok(Parts {
+        kind,
         header_len: p.len as u64,
+        compressed: h.compressed,
         header: Some(p.header),
     })
 }
@@ -732,7 +866,7 @@ impl<R> Body<R> {
         Body {
             src,
             kind,
-            out: Vec::new(),
+            out: Zeroizing::new(Vec::new()),
             out_pos: 0,
             done: false,
         }

@@ -23,9 +23,6 @@ pytestmark = needs_load
 INDEX = vector_json("index.json")
 SETS = vector_json("configs/index.json")["sets"]
 PROBE = b"probe value for key comparison"
-# Pre-v4 RSA-protected keys: the library refuses them with a message pointing at the gem's
-# --migrate (SPEC; tests/config_vectors.rs does the same).
-LEGACY_RSA = {("handwritten_legacy", "production_rsa"), ("handwritten_legacy", "production_v4beta")}
 
 
 def set_json(name: str) -> dict[str, Any]:
@@ -105,11 +102,6 @@ def test_config_set(
     root = copy_set(name, tmp_path)
     enter(root, meta.get("env_vars") or {}, monkeypatch)
     env = next(e for e in meta["environments"] if e["environment"] == environment)
-    if (name, environment) in LEGACY_RSA:
-        with pytest.raises(se.ConfigError, match="--migrate") as info:
-            se.Context.load(meta["config_file"], env=environment)
-        assert "RSA" in str(info.value)
-        return
     ctx = se.Context.load(meta["config_file"], env=environment)
     check_resolved(ctx, env["resolved_ciphers"])
     for sample in env["samples"]:
@@ -252,3 +244,30 @@ def test_from_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
         )
     with pytest.raises(se.ConfigError):
         se.Context.from_yaml("production: [1, 2", env="production")
+
+
+SHARED_VERSIONS = """\
+test:
+  ciphers:
+    - {key: '1234567890ABCDEF', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 2}
+    - {key: 'BBBBBBBBBBBBBBBB', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}
+    - {key: 'CCCCCCCCCCCCCCCC', iv: '1234567890ABCDEF', cipher_name: aes-128-cbc, version: 1}
+"""
+
+
+def test_entries_may_share_a_version() -> None:
+    """SPEC section 5: the file loads, the primary encrypts, and version 1 is the first entry
+    that has it (in file order); the later one is never selected."""
+    ctx = se.Context.from_yaml(SHARED_VERSIONS, env="test")
+    assert [c.version for c in ctx.ciphers] == [2, 1, 1]
+    assert ctx.header(ctx.encrypt("x")).version == 2
+    first = se.Context.from_cipher("aes-128-cbc", key=b"B" * 16, iv=b"1234567890ABCDEF", version=1)
+    later = se.Context.from_cipher("aes-128-cbc", key=b"C" * 16, iv=b"1234567890ABCDEF", version=1)
+    value = "shared version"
+    assert ctx.encrypt(value, version=1, random_iv=False) == first.encrypt(value, random_iv=False)
+    assert ctx.decrypt(first.encrypt(value)) == value
+    try:
+        got = ctx.decrypt_bytes(later.encrypt(value))
+    except se.Error:
+        got = None
+    assert got != value.encode()

@@ -75,9 +75,14 @@ def test_config_error() -> None:
         se.Context.from_cipher("aes-256-gcm", KEY[:16])
     with pytest.raises(se.ConfigError):
         se.Context.from_cipher("aes-256-cbc", KEY, IV, encoding="base32")
+    # Two ciphers with one version are allowed, as in the gem: the first one wins.
     a = se.Context.from_cipher("aes-256-gcm", KEY, version=3)
-    with pytest.raises(se.ConfigError):
-        se.Context.combine([a, a])  # two ciphers with one version
+    b = se.Context.from_cipher("aes-256-gcm", bytes(reversed(KEY)), version=3)
+    both = se.Context.combine([a, b])
+    assert [c.version for c in both.ciphers] == [3, 3]
+    assert both.decrypt(a.encrypt("first wins")) == "first wins"
+    with pytest.raises(se.AuthenticationError):
+        both.decrypt(b.encrypt("never selected"))
 
 
 @needs_load

@@ -1,4 +1,4 @@
-"""python -m symmetric_encryption."""
+"""python -m symmetric_encryption: the Rust command line, in-process (se_cli_main)."""
 
 from __future__ import annotations
 
@@ -8,38 +8,31 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HERE, VECTORS, needs_load, needs_streams
+from conftest import HERE, VECTORS, needs, needs_streams
 
 import symmetric_encryption as se
 from symmetric_encryption.__main__ import run
 
-pytestmark = needs_load
+pytestmark = needs("se_context_load", "se_cli_main")
 
 CONFIG = str(VECTORS / "files" / "config" / "symmetric-encryption.yml")
 BASE = ["-c", CONFIG, "-E", "gcm_primary"]
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+
+
+def test_version(capfd: pytest.CaptureFixture[str]) -> None:
     assert run(["-v"]) == 0
-    assert se.library_version() in capsys.readouterr().out
+    assert se.library_version() in capfd.readouterr().out
 
 
-def test_prompted_value_round_trip(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": "s3cret")
-    assert run([*BASE, "-e", "-P"]) == 0
-    token = capsys.readouterr().out.strip()
-    ctx = se.Context.load(CONFIG, env="gcm_primary")
-    assert ctx.decrypt(token) == "s3cret"
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": token)
-    assert run([*BASE, "-d", "-P"]) == 0
-    assert capsys.readouterr().out.strip() == "s3cret"
-
-
-def test_new_password(capsys: pytest.CaptureFixture[str]) -> None:
+def test_new_password(capfd: pytest.CaptureFixture[str]) -> None:
     assert run([*BASE, "-n", "30"]) == 0
-    password, token = capsys.readouterr().out.split()
+    out = capfd.readouterr().out
+    password = out.split("Generated Password: ")[1].split()[0]
+    token = out.split("Encrypted: ")[1].split()[0]
     assert len(password) == 40  # 30 bytes, url-safe base64 without padding
     assert se.Context.load(CONFIG, env="gcm_primary").decrypt(token) == password
 
@@ -54,25 +47,38 @@ def test_files(tmp_path: Path) -> None:
 
 
 @needs_streams
-def test_stdin_to_stdout(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+def test_stdin_to_stdout() -> None:
     data = os.urandom(100_000)
     enc = subprocess.run(
         [sys.executable, "-m", "symmetric_encryption", *BASE, "-e", "-Z"],
-        input=data, capture_output=True, env=env, check=True,
+        input=data, capture_output=True, env=_env(), check=True,
     ).stdout
     assert enc.startswith(b"@EnC")
     dec = subprocess.run(
         [sys.executable, "-m", "symmetric_encryption", *BASE, "-d"],
-        input=enc, capture_output=True, env=env, check=True,
+        input=enc, capture_output=True, env=_env(), check=True,
     ).stdout
     assert dec == data
 
 
-def test_errors_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+def test_value_from_stdin_round_trip() -> None:
+    enc = subprocess.run(
+        [sys.executable, "-m", "symmetric_encryption", *BASE, "-e", "-P"],
+        input=b"s3cret\n", capture_output=True, env=_env(), check=True,
+    ).stdout.strip()
+    assert se.Context.load(CONFIG, env="gcm_primary").decrypt(enc) == "s3cret"
+
+
+def test_errors_exit_1_with_the_rust_message(capfd: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         from symmetric_encryption.__main__ import main
 
         main(["-c", CONFIG, "-E", "no_such_env", "-n"])
     assert info.value.code == 1
-    assert "ConfigError" in capsys.readouterr().err
+    err = capfd.readouterr().err
+    assert err.startswith("symmetric-encryption: ") and "no_such_env" in err
+
+
+def test_usage_error_exits_2(capfd: pytest.CaptureFixture[str]) -> None:
+    assert run(["--encrypt", "--decrypt"]) == 2
+    assert "cannot be used with" in capfd.readouterr().err

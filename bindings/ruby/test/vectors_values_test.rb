@@ -110,7 +110,11 @@ class VectorsValuesTest < SymmetricEncryptionTest
         assert_equal header.fetch("compress"), got.compressed?
         assert_equal header.fetch("length"), got.length
         assert_equal b64(header["iv_b64"]), got.iv
-        assert_equal header["cipher_name"], got.cipher_name
+        if header["cipher_name"].nil?
+          assert_nil got.cipher_name
+        else
+          assert_equal header["cipher_name"], got.cipher_name
+        end
         assert_equal header["auth_tag_hex"], got.auth_tag&.unpack1("H*")
         assert_equal c.fetch("cipher_name").end_with?("gcm"), got.authenticated?
         # As in the gem, the test is the encoded prefix: with base64, versions 16 and up change

@@ -11,6 +11,7 @@ one thread does not stop other Python threads.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import sys
 from ctypes import (
@@ -26,6 +27,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import errors
@@ -56,9 +58,44 @@ def _candidates() -> list[tuple[str, Path]]:
     return found
 
 
+def _system_dirs() -> list[Path]:
+    """Directories a packager installs shared libraries into, most specific first."""
+    dirs = [Path(d) for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if d]
+    dirs += [Path(sys.prefix) / "lib", Path(sys.base_prefix) / "lib"]
+    multiarch = getattr(sys.implementation, "_multiarch", None)
+    for base in ("/usr/local/lib", "/usr/lib", "/lib"):
+        if multiarch:
+            dirs.append(Path(base) / multiarch)
+        dirs += [Path(base + "64"), Path(base)]
+    return list(dict.fromkeys(dirs))
+
+
+def _system_candidates() -> Iterator[tuple[str, Path]]:
+    """An installed system library: the development symlink ``libsymmetric_encryption.so`` or
+    the versioned ``.so.MAJOR`` that a runtime package ships, in the system directories, then
+    where ``ctypes.util.find_library`` (the linker cache) says it is."""
+    for d in _system_dirs():
+        for path in [d / LIB_FILE, *sorted(d.glob(LIB_FILE + ".[0-9]*"))]:
+            if path.is_file():
+                yield "an installed system library", path
+    import ctypes.util
+
+    # Slow (it runs ldconfig), so only reached when nothing above was found.
+    name = ctypes.util.find_library("symmetric_encryption")
+    if name:
+        # A bare name (Linux): the dynamic linker finds it in its configured directories.
+        yield "the system linker's search (ctypes.util.find_library)", Path(name)
+
+
 def _load() -> tuple[ctypes.CDLL, Path]:
     tried: list[str] = []
-    for why, path in _candidates():
+    for why, path in itertools.chain(_candidates(), _system_candidates()):
+        if why.startswith("the system linker"):
+            try:
+                return ctypes.CDLL(str(path)), path
+            except OSError as e:
+                tried.append(f"  {path} ({why}): {e}")
+            continue
         if not path.is_file():
             tried.append(f"  {path} ({why}): not found")
         else:
@@ -74,7 +111,9 @@ def _load() -> tuple[ctypes.CDLL, Path]:
         "symmetric_encryption: cannot load the native library "
         f"{LIB_FILE}. Looked in:\n"
         + "\n".join(tried)
+        + "\n  the system library directories and the linker cache: not found"
         + f"\nBuild it with `cargo build --release --lib` and set {LIB_ENV_VAR} to its path, "
+        "install the system library (libsymmetric_encryption.so), "
         "or reinstall the package from the repository (pip install ./bindings/python)."
     )
 
@@ -148,6 +187,19 @@ class se_stream_options(Structure):
     ]
 
 
+class se_key_options(Structure):
+    _fields_ = [
+        ("environments", c_char_p),
+        ("app_name", c_char_p),
+        ("keystore", c_char_p),
+        ("cipher_name", c_char_p),
+        ("key_path", c_char_p),
+        ("key_permissions", c_char_p),
+        ("regions", c_char_p),
+        ("rolling_deploy", c_int32),
+    ]
+
+
 se_write_fn = CFUNCTYPE(c_int64, c_void_p, c_void_p, c_size_t)
 se_read_fn = CFUNCTYPE(c_int64, c_void_p, c_void_p, c_size_t)
 se_seek_fn = CFUNCTYPE(c_int64, c_void_p, c_int64, c_int32)
@@ -208,6 +260,47 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "se_reader_free": (None, [reader_p]),
     "se_encrypt_file": (status, [ctx_p, c_char_p, c_char_p, c_int32, c_int32]),
     "se_decrypt_file": (status, [ctx_p, c_char_p, c_char_p]),
+    # Configuration handles and key management (keys.py).
+    "se_key_options_default": (se_key_options, []),
+    "se_config_load": (status, [c_char_p, POINTER(c_void_p)]),
+    "se_config_parse_yaml": (status, [c_char_p, c_size_t, c_char_p, POINTER(c_void_p)]),
+    "se_config_free": (None, [c_void_p]),
+    "se_config_to_yaml": (status, [c_void_p, POINTER(se_bytes)]),
+    "se_config_write": (status, [c_void_p, c_char_p]),
+    "se_config_describe": (status, [c_void_p, POINTER(se_bytes)]),
+    "se_config_environments": (status, [c_void_p, POINTER(se_bytes)]),
+    "se_config_versions": (status, [c_void_p, c_char_p, POINTER(se_bytes)]),
+    "se_config_context": (status, [c_void_p, c_char_p, POINTER(ctx_p)]),
+    "se_config_generate": (status, [c_char_p, POINTER(se_key_options), POINTER(c_void_p),
+                                    POINTER(c_void_p)]),
+    "se_config_rotate_keys": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_rotate_kek": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_activate_key": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_cleanup_plan": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_cleanup_keys": (status, [c_void_p, POINTER(se_key_options), POINTER(c_void_p)]),
+    "se_config_migrate": (status, [c_void_p, POINTER(c_void_p)]),
+    "se_reencrypt": (status, [ctx_p, c_char_p, c_int32, POINTER(c_void_p)]),
+    "se_report_free": (None, [c_void_p]),
+    "se_report_stdout": (c_char_p, [c_void_p]),
+    "se_report_stderr": (c_char_p, [c_void_p]),
+    "se_report_line_count": (c_size_t, [c_void_p]),
+    "se_report_line": (c_char_p, [c_void_p, c_size_t]),
+    "se_report_file_count": (c_size_t, [c_void_p]),
+    "se_report_file": (c_char_p, [c_void_p, c_size_t]),
+    "se_report_variable_count": (c_size_t, [c_void_p]),
+    "se_report_variable": (status, [c_void_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p),
+                                    POINTER(c_int32)]),
+    "se_report_removal_count": (c_size_t, [c_void_p]),
+    "se_report_removal": (status, [c_void_p, c_size_t, POINTER(c_char_p),
+                                   POINTER(POINTER(ctypes.c_uint8)), POINTER(c_size_t)]),
+    "se_report_written": (c_int32, [c_void_p]),
+    "se_report_failures": (c_size_t, [c_void_p]),
+    "se_cli_main": (c_int32, [c_int32, POINTER(c_char_p)]),
+    # issue 14: the decompression limit of values, the output limit of streams
+    "se_context_with_max_decompressed_size": (status, [ctx_p, c_uint64, POINTER(ctx_p)]),
+    "se_context_max_decompressed_size": (c_uint64, [ctx_p]),
+    "se_reader_set_max_output": (status, [reader_p, c_uint64]),
+    "se_decrypt_file_max_output": (status, [ctx_p, c_char_p, c_char_p, c_uint64]),
 }
 
 #: Functions of the ABI that the loaded library does not export (an older build).

@@ -196,7 +196,13 @@ class Context:
     # ---- construction -----------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: StrPath | None = None, env: str | None = None) -> Context:
+    def load(
+        cls,
+        path: StrPath | None = None,
+        env: str | None = None,
+        *,
+        max_decompressed_size: int | None = None,
+    ) -> Context:
         """Loads one environment of a configuration file, reading its keys.
 
         :param path: the YAML configuration file. Default: ``$SYMMETRIC_ENCRYPTION_CONFIG``,
@@ -209,6 +215,8 @@ class Context:
 
         Key file paths in the configuration are relative to the working directory, as in the
         Ruby gem.
+
+        :param max_decompressed_size: see :meth:`with_max_decompressed_size` (default 64 MiB).
         """
         _native.require("se_context_load")
         out = ctypes.c_void_p()
@@ -217,14 +225,21 @@ class Context:
                 _native.c_path(path, "path"), _native.c_str(env, "env"), _byref(out)
             )
         )
-        return cls._adopt(out)
+        return cls._adopt(out)._limited(max_decompressed_size)
 
     @classmethod
-    def from_yaml(cls, yaml: str | bytes, env: str | None = None) -> Context:
+    def from_yaml(
+        cls,
+        yaml: str | bytes,
+        env: str | None = None,
+        *,
+        max_decompressed_size: int | None = None,
+    ) -> Context:
         """Loads one environment of a configuration given as text (ERB is evaluated first).
 
         :param yaml: the configuration file's contents.
         :param env: the environment, defaulted as in :meth:`load`.
+        :param max_decompressed_size: see :meth:`with_max_decompressed_size` (default 64 MiB).
         :raises ConfigError, KeystoreError: as :meth:`load`.
         """
         _native.require("se_context_load_yaml")
@@ -233,7 +248,46 @@ class Context:
         _native.check(
             lib.se_context_load_yaml(data, len(data), _native.c_str(env, "env"), _byref(out))
         )
-        return cls._adopt(out)
+        return cls._adopt(out)._limited(max_decompressed_size)
+
+    def with_max_decompressed_size(self, max_decompressed_size: int) -> Context:
+        """A context with the same ciphers and another decompression limit.
+
+        A compressed value is refused with :class:`CipherError` (naming the limit) when it
+        would inflate to more than ``max_decompressed_size`` bytes; the default, 64 MiB
+        (67108864), is far above any real column. Values that are not compressed are never
+        larger than the value itself and are not affected. This context is not changed.
+
+        :raises ValueError: the limit is not a positive integer.
+        """
+        _native.require("se_context_with_max_decompressed_size")
+        if (
+            not isinstance(max_decompressed_size, int)
+            or isinstance(max_decompressed_size, bool)
+            or not 0 < max_decompressed_size < 1 << 64
+        ):
+            raise ValueError(
+                f"max_decompressed_size must be a positive number of bytes, not "
+                f"{max_decompressed_size!r}"
+            )
+        out = ctypes.c_void_p()
+        _native.check(
+            lib.se_context_with_max_decompressed_size(
+                self._handle(), max_decompressed_size, _byref(out)
+            )
+        )
+        return type(self)._adopt(out)
+
+    def _limited(self, max_decompressed_size: int | None) -> Context:
+        if max_decompressed_size is None:
+            return self
+        return self.with_max_decompressed_size(max_decompressed_size)
+
+    @property
+    def max_decompressed_size(self) -> int:
+        """The most a compressed value may inflate to when decrypted, in bytes."""
+        _native.require("se_context_max_decompressed_size")
+        return int(lib.se_context_max_decompressed_size(self._handle()))
 
     @classmethod
     def from_cipher(
@@ -537,6 +591,7 @@ class Context:
         mode: Literal["rb"] = "rb",
         *,
         version: int | None = None,
+        max_output: int | None = None,
     ) -> Reader: ...
 
     @overload
@@ -564,6 +619,7 @@ class Context:
         encoding: str | None = None,
         errors: str | None = None,
         newline: str | None = None,
+        max_output: int | None = None,
     ) -> _io.TextIOWrapper: ...
 
     def open(
@@ -578,6 +634,7 @@ class Context:
         encoding: str | None = None,
         errors: str | None = None,
         newline: str | None = None,
+        max_output: int | None = None,
     ) -> object:
         """Opens an encrypted file or stream for reading or writing, like :func:`open`.
 
@@ -596,7 +653,8 @@ class Context:
 
         Reading: ``version`` is the cipher for streams without a header (default: the
         primary). Authenticated chunks are returned as they are verified; a later bad chunk
-        raises :class:`AuthenticationError`.
+        raises :class:`AuthenticationError`. ``max_output`` limits the plaintext handed out
+        (default: no limit): a read past that many bytes raises :class:`CipherError`.
 
         :raises StreamError: the file cannot be opened, read or written.
         :raises CipherError, AuthenticationError: the stream cannot be decrypted.
@@ -613,7 +671,11 @@ class Context:
             if compress is not None or cipher_name is not None or chunk_size is not None:
                 raise ValueError("compress, cipher_name and chunk_size are for writing")
             binary = _se_io.Reader._open(self, file, _version(version))
+            if max_output is not None:
+                binary._raw._set_max_output(_max_output(max_output))
         else:
+            if max_output is not None:
+                raise ValueError("max_output is for reading")
             binary = _se_io.Writer._open(
                 self, file, _tri(compress, "compress"), _version(version), cipher_name,
                 chunk_size,
@@ -654,18 +716,39 @@ class Context:
             )
         )
 
-    def decrypt_file(self, source: StrPath, target: StrPath) -> None:
+    def decrypt_file(
+        self, source: StrPath, target: StrPath, *, max_output: int | None = None
+    ) -> None:
         """Decrypts a whole file in bounded memory; ``target`` is written only once the whole
         stream has been authenticated.
 
+        :param max_output: the most plaintext to write, in bytes (default: no limit); past it
+            :class:`CipherError` is raised and nothing is left at ``target``.
         :raises StreamError, CipherError, AuthenticationError: as :meth:`open`.
         """
+        if max_output is not None:
+            _native.require("se_decrypt_file_max_output")
+            _native.check(
+                lib.se_decrypt_file_max_output(
+                    self._handle(),
+                    _native.c_path(source, "source"),
+                    _native.c_path(target, "target"),
+                    _max_output(max_output),
+                )
+            )
+            return
         _native.require("se_decrypt_file")
         _native.check(
             lib.se_decrypt_file(
                 self._handle(), _native.c_path(source, "source"), _native.c_path(target, "target")
             )
         )
+
+
+def _max_output(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 1 << 64:
+        raise ValueError(f"max_output must be a positive number of bytes, not {value!r}")
+    return value
 
 
 def _key_bytes(value: object, what: str) -> bytes:

@@ -141,6 +141,10 @@ class _RawReader(io.RawIOBase):
             self._cb = cb
         self._handle = out.value
 
+    def _set_max_output(self, max_output: int) -> None:
+        _native.require("se_reader_set_max_output")
+        self._call(lib.se_reader_set_max_output(self._h(), max_output))
+
     def _h(self) -> int:
         if not self._handle:
             raise ValueError("I/O operation on closed file")

@@ -27,9 +27,6 @@ module SymmetricEncryption
     attr_reader :encoding
     # @return [Boolean] whether values get a header unless told otherwise
     attr_reader :always_add_header
-    # @return [String, nil] the configured iv given to Cipher.new (binary); nil when none was
-    #   given or the cipher came from a configuration file
-    attr_reader :iv
 
     # A random key for `cipher_name`.
     # @param cipher_name [String]
@@ -58,25 +55,87 @@ module SymmetricEncryption
     # @param version [Integer] 0..255
     # @param always_add_header [Boolean]
     # @param encoding [Symbol] :base64strict (default), :base64, :base64urlsafe, :base16, :none
-    # @raise [SymmetricEncryption::ConfigError] unknown cipher or encoding, key or iv of the
-    #   wrong length (the message gives lengths, never bytes)
-    # @raise [SymmetricEncryption::InvalidArgument] arguments of the wrong type
+    # @raise [SymmetricEncryption::InvalidArgument] (an ArgumentError, as in the gem) unknown
+    #   cipher or encoding, key or iv of the wrong length (the message gives lengths, never
+    #   bytes), version out of range, arguments of the wrong type
     def initialize(key:, iv: nil, cipher_name: "aes-256-cbc", version: 0, always_add_header: true,
                    encoding: :base64strict, cipher: nil)
       cipher_name = cipher if cipher # the gem's older option name
-      raise InvalidArgument, "key must be a String" unless key.is_a?(String)
-      raise InvalidArgument, "iv must be a String or nil" unless iv.nil? || iv.is_a?(String)
-      unless version.is_a?(Integer) && version.between?(0, 255)
-        raise InvalidArgument, "version must be an Integer 0..255, got #{version.inspect}"
-      end
+      build(key: key, iv: iv, cipher_name: cipher_name, version: version,
+            always_add_header: always_add_header, encoding: encoding)
+    end
 
-      encoding = encoding.to_s.delete_prefix(":")
-      ctx = Native.new_context do |out|
-        Native.se_context_new_cipher(cipher_name.to_s, key, key.bytesize, iv, iv ? iv.bytesize : 0,
-                                     version, encoding, always_add_header ? 1 : 0, out)
-      end
-      @iv = iv&.b&.freeze
-      setup(ctx, 0, Native.cipher_infos(ctx).first, true)
+    # The gem's deprecated header helpers, kept for code written against gem 4.x.
+
+    # @param buffer [String, nil] binary (decoded) data
+    # @return [Boolean] whether `buffer` starts with the magic header
+    def self.has_header?(buffer) # rubocop:disable Naming/PredicatePrefix
+      Header.present?(buffer)
+    end
+
+    # Strips the header from `buffer` (changing it) and returns it.
+    # @param buffer [String] binary (decoded) data
+    # @return [SymmetricEncryption::Header, nil] nil when there is no header
+    def self.parse_header!(buffer)
+      header = Header.new
+      header.parse!(buffer) ? header : nil
+    end
+
+    # @return [String] the binary header for these fields
+    def self.build_header(version, compress = false, iv = nil, key = nil, cipher_name = nil) # rubocop:disable Style/OptionalBooleanParameter
+      Header.new(version: version, compress: compress, iv: iv, key: key, cipher_name: cipher_name).to_s
+    end
+
+    # Attribute writers, as in the gem: the cipher stays the same Ruby object, and its native
+    # cipher is rebuilt with the new value (a cipher of a loaded configuration becomes a
+    # standalone one). Every set of ciphers this cipher belongs to (cipher=, secondary_ciphers=)
+    # picks the change up on its next call.
+    # @raise [SymmetricEncryption::InvalidArgument] a value the cipher cannot take (an unknown
+    #   encoding or cipher name, a key or iv of the wrong length for the cipher)
+
+    # @param value [Symbol, String] :base64strict, :base64, :base64urlsafe, :base16 or :none
+    def encoding=(value)
+      rebuild(encoding: value)
+    end
+
+    # @param value [String] e.g. "aes-128-cbc": the key must already have that cipher's length
+    def cipher_name=(value)
+      rebuild(cipher_name: value)
+    end
+
+    # @param value [Integer] 0..255
+    def version=(value)
+      rebuild(version: value)
+    end
+
+    # @param value [Boolean]
+    def always_add_header=(value)
+      rebuild(always_add_header: value)
+    end
+
+    # @param value [String, nil] the configured iv (binary), nil for none
+    def iv=(value)
+      rebuild(iv: value)
+    end
+
+    # @param value [String] the raw key (binary)
+    def key=(value)
+      rebuild(key: value)
+    end
+
+    # The configured iv (CBC without random_iv; GCM never uses it).
+    # @return [String, nil] binary, nil when the cipher has none
+    def iv
+      return @iv if defined?(@iv)
+
+      @iv = Native.secret(:se_context_cipher_iv, @ctx, @index)
+      @iv = @iv.empty? ? nil : @iv.freeze
+    end
+
+    # The block size of the cipher, as OpenSSL reports it: 16 for CBC, 1 for GCM.
+    # @return [Integer]
+    def block_size
+      @authenticated ? 1 : 16
     end
 
     # A cipher of a loaded configuration: index `index` of the native context `ctx`.
@@ -105,8 +164,9 @@ module SymmetricEncryption
       str = str.to_s
       return str if str.empty?
 
-      opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header ? 1 : 0, @version_arg)
-      Native.encrypt(@ctx, str, opts).force_encoding(@text_encoding)
+      ctx, version_arg = own_context
+      opts = Native.options(random_iv ? 1 : 0, compress ? 1 : 0, header ? 1 : 0, version_arg)
+      Native.encrypt(ctx, str, opts).force_encoding(@text_encoding)
     end
 
     # Decodes and decrypts `str`.
@@ -123,7 +183,9 @@ module SymmetricEncryption
       str = str.to_s
       return str if str.empty?
 
-      SymmetricEncryption.text(Native.decrypt(@ctx, str, @version_arg))
+      ctx, version_arg = own_context
+      ctx = ctx.equal?(@ctx) ? decrypt_context : SymmetricEncryption.send(:limited, ctx)
+      SymmetricEncryption.text(Native.decrypt(ctx, str, version_arg))
     end
 
     # Encrypts without encoding: header + ciphertext.
@@ -141,15 +203,18 @@ module SymmetricEncryption
 
     # Decrypts a binary (not encoded) value.
     # @param str [String, nil]
-    # @param header [Object] accepted for the gem's signature; the header is read from `str`
+    # @param header [SymmetricEncryption::Header, nil] for data whose header was stripped
+    #   (Header#parse!): its iv, key, cipher name and compression apply. Ignored when `str`
+    #   has its own header.
     # @return [String, nil] binary
-    def binary_decrypt(str, header: nil) # rubocop:disable Lint/UnusedMethodArgument
+    def binary_decrypt(str, header: nil)
       return if str.nil?
 
       str = str.to_s
       return str.b if str.empty?
 
-      Native.bytes_call(:se_decrypt_binary, @ctx, str, [@version_arg], true)
+      str = with_header(header, str) if header.is_a?(Header) && !Header.present?(str)
+      Native.bytes_call(:se_decrypt_binary, decrypt_context, str, [@version_arg], true)
     end
 
     # Encodes binary data with this cipher's encoding.
@@ -161,7 +226,7 @@ module SymmetricEncryption
       str = binary_string.to_s
       return str if str.empty?
 
-      Native.bytes_call(:se_encode, @ctx, str, [], false).force_encoding(@text_encoding)
+      Native.bytes_call(:se_encode, own_context[0], str, [], false).force_encoding(@text_encoding)
     end
 
     # Decodes text in this cipher's encoding.
@@ -174,7 +239,7 @@ module SymmetricEncryption
       str = encoded_string.to_s
       return str.b if str.empty?
 
-      Native.bytes_call(:se_decode, @ctx, str, [], true)
+      Native.bytes_call(:se_decode, own_context[0], str, [], true)
     end
 
     # The encoded magic header "@EnC" without padding: encrypted values start with it.
@@ -193,11 +258,17 @@ module SymmetricEncryption
       Cipher.random_iv(@cipher_name)
     end
 
-    # Never shows the key or the iv.
+    # The gem's layout, with the key and the iv filtered.
     # @return [String]
     def inspect
-      "#<#{self.class.name} version=#{@version} cipher_name=#{@cipher_name.inspect} " \
-        "encoding=#{@encoding.inspect} always_add_header=#{@always_add_header}>"
+      "#<#{self.class.name}:0x#{__id__.to_s(16)} @key=\"[FILTERED]\" @iv=#{iv ? '"[FILTERED]"' : 'nil'} " \
+        "@cipher_name=#{@cipher_name.inspect}, @version=#{@version.inspect}, @encoding=#{@encoding.inspect}, " \
+        "@always_add_header=#{@always_add_header.inspect}>"
+    end
+
+    # @return [#encode, #decode] the SymmetricEncryption::Encoder of this cipher's encoding
+    def encoder
+      @encoder ||= Encoder[@encoding]
     end
     alias to_s inspect
 
@@ -207,7 +278,7 @@ module SymmetricEncryption
     # the library can select one (se_context_select), else nil.
     def single_context
       return @ctx if @standalone
-      return @single if defined?(@single) && @single
+      return @single if @single
       return nil unless Native.available?(:se_context_select)
 
       @single = Native.new_context { |out| Native.se_context_select(@ctx, @index, out) }
@@ -221,7 +292,90 @@ module SymmetricEncryption
       @standalone
     end
 
+    # @api private
+    # A native context holding this cipher with `encoding` (the gem decodes every value with
+    # the primary's encoding, whatever the cipher's own).
+    def context_with_encoding(encoding)
+      return single_context if encoding == @encoding
+
+      copy = Cipher.allocate
+      copy.send(:build, key: key, iv: iv, cipher_name: @cipher_name, version: @version,
+                        always_add_header: @always_add_header, encoding: encoding)
+      copy.native_context
+    end
+
     private
+
+    # [context, version argument] where this cipher is the primary, so its own encoding
+    # applies (a loaded configuration's context encodes with its primary's).
+    def own_context
+      return [@ctx, @version_arg] if @standalone
+
+      single = single_context
+      single ? [single, -1] : [@ctx, @version_arg]
+    end
+
+    # `data` behind a header with the fields of `header` that matter to decryption, written for
+    # this cipher's version; `data` alone when `header` says nothing.
+    def with_header(header, data)
+      return data unless header.iv || header.key || header.cipher_name || header.compressed? || header.auth_tag
+
+      Header.new(version: @version, compress: header.compressed?, iv: header.iv, key: header.key,
+                 cipher_name: header.cipher_name, auth_tag: header.auth_tag).to_s + data.b
+    end
+
+    # The raw key (binary). Private, as in the gem: only code that must hand the key on (the
+    # gem's tests, Keystore, a rebuilt cipher) reads it.
+    def key
+      Native.secret(:se_context_cipher_key, @ctx, @index)
+    end
+
+    def build(key:, iv:, cipher_name:, version:, always_add_header:, encoding:)
+      raise InvalidArgument, "key must be a String" unless key.is_a?(String)
+      raise InvalidArgument, "iv must be a String or nil" unless iv.nil? || iv.is_a?(String)
+
+      version = version.to_i if version.is_a?(String) || version.is_a?(Float)
+      unless version.is_a?(Integer) && version.between?(0, 255)
+        raise InvalidArgument, "Cipher version has a valid range of 0 to 255, got #{version.inspect}"
+      end
+
+      key_len, iv_len = Cipher.send(:lengths, cipher_name)
+      check_length("key", key, key_len, cipher_name)
+      check_length("iv", iv, iv_len, cipher_name) if iv && cipher_name.to_s.end_with?("cbc")
+      encoding = encoding.to_s.delete_prefix(":")
+      unless ENCODINGS.include?(encoding.to_sym)
+        raise InvalidArgument, "Unknown encoding #{encoding.inspect}: expected one of #{ENCODINGS.map(&:inspect).join(', ')}"
+      end
+
+      ctx = Native.new_context do |out|
+        Native.se_context_new_cipher(cipher_name.to_s, key, key.bytesize, iv, iv ? iv.bytesize : 0,
+                                     version, encoding, always_add_header ? 1 : 0, out)
+      end
+      remove_instance_variable(:@iv) if defined?(@iv)
+      @iv = iv.b.freeze if iv
+      @encoded_magic_header = nil
+      @encoder = nil
+      @single = nil
+      @limited = nil
+      setup(ctx, 0, Native.cipher_infos(ctx).first, true)
+    end
+
+    def check_length(name, value, length, cipher_name)
+      return if value.bytesize == length
+
+      # Lengths only: the bytes are secret.
+      raise InvalidArgument, "The #{name} supplied for cipher_name: #{cipher_name.to_s.inspect} must be exactly " \
+                             "#{length} bytes, but is #{value.bytesize} bytes. The #{name} is raw binary data: a " \
+                             "#{name} stored hex or base64 encoded has to be decoded first."
+    end
+
+    def rebuild(**changes)
+      current = { key: key, iv: iv, cipher_name: @cipher_name, version: @version,
+                  always_add_header: @always_add_header, encoding: @encoding }
+      build(**current, **changes)
+      SymmetricEncryption.send(:cipher_changed, self)
+      changes.values.last
+    end
 
     def setup(ctx, index, info, standalone)
       @ctx = ctx

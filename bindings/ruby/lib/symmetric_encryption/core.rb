@@ -26,7 +26,9 @@ module SymmetricEncryption
     # used has to be valid. Two threads may both build it; they build the same thing.
     # @return [FFI::Pointer, nil] nil when no primary cipher is set
     def context
-      @context || (@cipher && (@context = SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers)))
+      @context || (@cipher && (@context = SymmetricEncryption.send(
+        :limited, SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers)
+      )))
     end
   end
 
@@ -38,6 +40,7 @@ module SymmetricEncryption
 
   @state = State.new(nil, [])
   @randomize_iv = false
+  @filter_encrypted_attributes = true
   @select_cipher = nil
   @scopes = 0
   @lock = Mutex.new
@@ -57,9 +60,11 @@ module SymmetricEncryption
     # The primary cipher, or the cipher with `version`.
     #
     # @param version [Integer, nil]
-    # @return [SymmetricEncryption::Cipher, nil] the primary when `version` is nil or 0 and no
-    #   cipher has it; nil when no cipher has `version`
+    # @return [SymmetricEncryption::Cipher] the primary when `version` is nil, or when it is 0
+    #   and no cipher has it
     # @raise [SymmetricEncryption::ConfigError] nothing loaded yet
+    # @raise [SymmetricEncryption::CipherError] no cipher has `version` (as gem 5.0; gem 4.6
+    #   returned nil)
     def cipher(version = nil)
       state = current_state
       raise ConfigError, NOT_LOADED unless state.cipher
@@ -67,7 +72,12 @@ module SymmetricEncryption
       primary = state.cipher
       return primary if version.nil? || primary.version == version
 
-      state.secondary_ciphers.find { |c| c.version == version } || (primary if version.zero?)
+      found = state.secondary_ciphers.find { |c| c.version == version } || (primary if version.zero?)
+      return found if found
+
+      versions = ([primary] + state.secondary_ciphers).map(&:version).uniq.sort
+      raise CipherError, "Cipher with version:#{version.inspect} not found in any of the configured " \
+                         "SymmetricEncryption ciphers. Available versions: #{versions.inspect}."
     end
 
     # @return [Boolean] whether a primary cipher is set
@@ -101,6 +111,19 @@ module SymmetricEncryption
       @randomize_iv
     end
 
+    # Whether attributes declared `attribute :x, :encrypted` are added to their model's
+    # `filter_attributes` (so `inspect` and the logs show [FILTERED]). Default true; set it
+    # before the models load (`config.symmetric_encryption.filter_encrypted_attributes = false`).
+    # @param value [Boolean]
+    def filter_encrypted_attributes=(value)
+      @filter_encrypted_attributes = value ? true : false
+    end
+
+    # @return [Boolean]
+    def filter_encrypted_attributes?
+      @filter_encrypted_attributes
+    end
+
     # A block that picks the cipher for values without a header:
     # `select_cipher { |encoded, decoded| SymmetricEncryption.cipher(0) }`. No block clears it.
     def select_cipher(&block)
@@ -118,6 +141,10 @@ module SymmetricEncryption
       raise InvalidArgument, "with_cipher needs a block" unless block_given?
 
       check_cipher(cipher)
+      unless secondary_ciphers.respond_to?(:each) && !secondary_ciphers.is_a?(Cipher)
+        raise InvalidArgument, "secondary_ciphers must be a collection of SymmetricEncryption::Cipher"
+      end
+
       secondary_ciphers.each { |c| check_cipher(c) }
       scope = State.new(cipher, secondary_ciphers.to_a)
       scope.context # built now: an invalid set fails here, not inside the block
@@ -185,6 +212,7 @@ module SymmetricEncryption
 
       state = @scopes.zero? ? @state : current_state
       ctx = state.context || raise(ConfigError, NOT_LOADED)
+      cipher(version_arg(version)) unless version.nil? # the gem's error for a version no cipher has
 
       # The hot path: the options structure comes from Native's cache, indexed as there.
       random_iv = @randomize_iv if random_iv.nil?
@@ -262,7 +290,7 @@ module SymmetricEncryption
       ctx = state.context || raise(ConfigError, NOT_LOADED)
 
       info = value_header(ctx, str)
-      info && Header.new(info, Native.bytes_call(:se_decode, ctx, str, [], true))
+      info && Header.from_binary(Native.bytes_call(:se_decode, ctx, str, [], true))
     end
 
     # A random password: url-safe base64 of `size` random bytes, without padding.
@@ -315,11 +343,23 @@ module SymmetricEncryption
       raise InvalidArgument, "expected a SymmetricEncryption::Cipher, got #{cipher.class}"
     end
 
+    # A cipher changed (Cipher#encoding= and the other writers): the global set that holds it
+    # builds its native context again on next use. with_cipher scopes are rebuilt as they are
+    # entered, so only the global set needs it.
+    def cipher_changed(cipher)
+      @lock.synchronize do
+        state = @state
+        if state.cipher.equal?(cipher) || state.secondary_ciphers.any? { |c| c.equal?(cipher) }
+          @state = State.new(state.cipher, state.secondary_ciphers)
+        end
+      end
+    end
+
     # Replaces the ciphers with those of a loaded context.
     def install_context(ctx)
       infos = Native.cipher_infos(ctx)
       ciphers = infos.each_with_index.map { |info, i| Cipher.from_context(ctx, i, info) }
-      @lock.synchronize { @state = State.new(ciphers.first, ciphers.drop(1), ctx) }
+      @lock.synchronize { @state = State.new(ciphers.first, ciphers.drop(1), limited(ctx)) }
     end
 
     # One native context for the ciphers, primary first. A version that appears twice keeps
@@ -335,12 +375,24 @@ module SymmetricEncryption
         return parent
       end
 
-      contexts = list.map { |c| c.single_context || parent_context_of(c, primary) }.uniq(&:address)
+      # The primary's encoding decodes every value (as in the gem, whatever a secondary's own
+      # encoding is): a secondary whose encoding cannot be combined joins with the primary's.
+      contexts = list.map do |c|
+        if compatible_encodings?(primary.encoding, c.encoding)
+          c.single_context || parent_context_of(c, primary)
+        else
+          c.context_with_encoding(primary.encoding)
+        end
+      end.uniq(&:address)
       return contexts.first if contexts.size == 1 && list.size == 1 && primary.standalone?
 
       ptrs = FFI::MemoryPointer.new(:pointer, contexts.size)
       ptrs.put_array_of_pointer(0, contexts)
       Native.new_context { |out| Native.se_context_combine(ptrs, contexts.size, 0, out) }
+    end
+
+    def compatible_encodings?(a, b)
+      a == b || (%i[base64 base64strict].include?(a) && %i[base64 base64strict].include?(b))
     end
 
     # Without se_context_select a cipher of a loaded configuration can only be combined as its
@@ -380,14 +432,6 @@ module SymmetricEncryption
       return if ENV["SYMMETRIC_ENCRYPTION_ENV"]
 
       ::Rails.env.to_s
-    end
-  end
-
-  # The gem's configuration entry point: SymmetricEncryption::Config.load!(file_name:, env:).
-  module Config
-    # @see SymmetricEncryption.load!
-    def self.load!(file_name: nil, env: nil)
-      SymmetricEncryption.load!(file_name, env)
     end
   end
 end

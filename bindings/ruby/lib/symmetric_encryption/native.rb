@@ -8,8 +8,13 @@ module SymmetricEncryption
   #
   # Finding the library, in order:
   # 1. the path in `SYMMETRIC_ENCRYPTION_LIB`;
-  # 2. a copy built into the gem (`lib/symmetric_encryption/native/`, see `rake native`);
-  # 3. the repository's `target/release` (a checkout of the whole project).
+  # 2. a copy built into the gem: `lib/symmetric_encryption/native/` (see `rake native`), or
+  #    `symmetric_encryption/native/` in the gem's extension directory (built by `gem install`);
+  # 3. the repository's `target/release` (a checkout of the whole project);
+  # 4. an installed system library (a distribution package or `make install`): the
+  #    directories of LD_LIBRARY_PATH, Ruby's libdir, /usr/local/lib, /usr/lib and /lib (with
+  #    their multiarch and lib64 variants), the linker cache (`ldconfig -p`), then the
+  #    dynamic linker's own search by name. A runtime package's `.so.MAJOR` is found too.
   module Native
     extend FFI::Library
 
@@ -18,12 +23,65 @@ module SymmetricEncryption
     # Where the library is looked for, in order.
     # @return [Array<String>]
     def self.candidates
+      (local_candidates + system_candidates).uniq
+    end
+
+    # The environment variable, the gem's own copies and the repository's build.
+    # @return [Array<String>]
+    def self.local_candidates
       list = []
       env = ENV["SYMMETRIC_ENCRYPTION_LIB"]
       list << env if env && !env.empty?
       list << File.expand_path("native/#{LIB_NAME}", __dir__)
+      list.concat(extension_candidates)
       list << File.expand_path("../../../../target/release/#{LIB_NAME}", __dir__)
-      list
+    end
+
+    # The copy `gem install` built into the gem's extension directory (on the load path once
+    # the gem is activated).
+    # @return [Array<String>]
+    def self.extension_candidates
+      $LOAD_PATH.map { |dir| File.join(dir.to_s, "symmetric_encryption", "native", LIB_NAME) }
+                .reject { |path| path == File.expand_path("native/#{LIB_NAME}", __dir__) }
+                .select { |path| File.file?(path) }
+    end
+
+    # System directories a packager installs shared libraries into, most specific first.
+    # @return [Array<String>]
+    def self.system_dirs
+      dirs = ENV.fetch("LD_LIBRARY_PATH", "").split(File::PATH_SEPARATOR).reject(&:empty?)
+      dirs << RbConfig::CONFIG["libdir"] if defined?(RbConfig)
+      multiarch = defined?(RbConfig) ? RbConfig::CONFIG["arch"].to_s.sub(/-linux.*/, "-linux-gnu") : ""
+      ["/usr/local/lib", "/usr/lib", "/lib"].each do |base|
+        dirs << File.join(base, multiarch) unless multiarch.empty?
+        dirs << "#{base}64" << base
+      end
+      dirs.compact.uniq
+    end
+
+    # An installed system library: `libsymmetric_encryption.so` (the development symlink) or
+    # the versioned `.so.MAJOR` a runtime package ships, in system_dirs, then in the linker
+    # cache.
+    # @return [Array<String>]
+    def self.system_candidates
+      found = system_dirs.flat_map do |dir|
+        [File.join(dir, LIB_NAME), *Dir.glob(File.join(dir, "#{LIB_NAME}.[0-9]*")).sort]
+      end
+      found.select { |path| File.file?(path) } + ldconfig_candidates
+    end
+
+    # Paths the linker cache knows for the library (Linux).
+    # @return [Array<String>]
+    def self.ldconfig_candidates
+      ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"].find { |p| File.executable?(p) }
+      return [] unless ldconfig
+
+      IO.popen([ldconfig, "-p"], err: File::NULL, &:read).each_line.filter_map do |line|
+        name, path = line.split("=>").map(&:strip)
+        path if name&.start_with?(LIB_NAME) && path && File.file?(path)
+      end
+    rescue SystemCallError
+      []
     end
 
     # @return [String] the path of the library that was loaded
@@ -35,12 +93,24 @@ module SymmetricEncryption
         raise LoadError, "SYMMETRIC_ENCRYPTION_LIB is set to #{env.inspect}, but no file is there. " \
                          "Point it at libsymmetric_encryption (built by `cargo build --release --lib`) or unset it."
       end
-      found = candidates.find { |path| File.file?(path) }
+      found = local_candidates.find { |path| File.file?(path) } || system_candidates.first
       return found if found
+      # Last, the dynamic linker's own search by name (its configured directories).
+      return LIB_NAME if loadable?(LIB_NAME)
 
-      raise LoadError, "symmetric-encryption: cannot find #{LIB_NAME}. Looked in: #{candidates.join(', ')}. " \
-                       "Build it with `cargo build --release --lib` in the repository, or set " \
-                       "SYMMETRIC_ENCRYPTION_LIB to its path."
+      raise LoadError, "symmetric-encryption: cannot find #{LIB_NAME}. Looked in: #{candidates.join(', ')}, " \
+                       "the system library directories (#{system_dirs.join(', ')}) and the linker cache. " \
+                       "Build it with `cargo build --release --lib` in the repository, install the gem " \
+                       "(gem install symmetric-encryption-ffi compiles it), install the system library, " \
+                       "or set SYMMETRIC_ENCRYPTION_LIB to its path."
+    end
+
+    # Whether the dynamic linker can open `name` by itself.
+    def self.loadable?(name)
+      FFI::DynamicLibrary.open(name, FFI::DynamicLibrary::RTLD_LAZY | FFI::DynamicLibrary::RTLD_LOCAL)
+      true
+    rescue LoadError
+      false
     end
 
     LIBRARY_PATH = find_library
@@ -166,7 +236,19 @@ module SymmetricEncryption
       se_reader_header: [%i[pointer pointer], :int, {}],
       se_reader_free: [%i[pointer], :void, {}],
       se_encrypt_file: [%i[pointer pointer pointer int32 int32], :int, { blocking: true }],
-      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }]
+      se_decrypt_file: [%i[pointer pointer pointer], :int, { blocking: true }],
+      se_context_cipher_key: [%i[pointer size_t pointer], :int, {}],
+      se_context_cipher_iv: [%i[pointer size_t pointer], :int, {}],
+      se_context_kek_encrypt: [%i[pointer size_t pointer size_t pointer], :int, {}],
+      se_context_kek_decrypt: [%i[pointer size_t pointer size_t pointer], :int, {}],
+      se_reader_copy_to_file: [%i[pointer pointer pointer], :int, {}],
+      se_reader_copy_to_file_nogvl: [%i[pointer pointer pointer], :int,
+                                     { blocking: true, c_name: :se_reader_copy_to_file }],
+      # issue 14: the decompression limit of values, the output limit of streams
+      se_context_with_max_decompressed_size: [%i[pointer uint64 pointer], :int, {}],
+      se_context_max_decompressed_size: [%i[pointer], :uint64, {}],
+      se_reader_set_max_output: [%i[pointer uint64], :int, {}],
+      se_decrypt_file_max_output: [%i[pointer pointer pointer uint64], :int, { blocking: true }]
     }.freeze
 
     @available = {}
@@ -418,9 +500,76 @@ module SymmetricEncryption
       end
     end
 
+    # The raw key or iv of cipher `index` of `ctx` (se_context_cipher_key / _iv), as a binary
+    # string; the native copy is zeroed and freed at once.
+    # @param function [Symbol] :se_context_cipher_key or :se_context_cipher_iv
+    # @return [String] binary ("" for a cipher without an iv)
+    def self.secret(function, ctx, index)
+      require!(function)
+      out = FFI::MemoryPointer.new(Bytes.size)
+      status = public_send(function, ctx, index, out)
+      raise_error(status) unless status == OK
+
+      take_bytes(out)
+    end
+
     # @return [String] the library version, e.g. "0.1.0"
     def self.version
       se_version
+    end
+
+    # Key management (keystore.rb, cli.rb, key_management.rb): configuration handles, reports,
+    # the keystores' data keys, and the command line in-process.
+    class KeyOptions < FFI::Struct
+      layout :environments, :pointer, :app_name, :pointer, :keystore, :pointer,
+             :cipher_name, :pointer, :key_path, :pointer, :key_permissions, :pointer,
+             :regions, :pointer, :rolling_deploy, :int32
+    end
+
+    class DataKeyOptions < FFI::Struct
+      layout :keystore, :pointer, :cipher_name, :pointer, :app_name, :pointer,
+             :environment, :pointer, :version, :int32, :key_path, :pointer,
+             :key_permissions, :pointer, :regions, :pointer, :dek, :pointer, :dek_len, :size_t,
+             :dek_iv, :pointer, :dek_iv_len, :size_t
+    end
+
+    {
+      se_config_load: [%i[pointer pointer], :int],
+      se_config_parse_yaml: [%i[pointer size_t pointer pointer], :int],
+      se_config_free: [%i[pointer], :void],
+      se_config_to_yaml: [%i[pointer pointer], :int],
+      se_config_write: [%i[pointer pointer], :int],
+      se_config_describe: [%i[pointer pointer], :int],
+      se_config_context: [%i[pointer pointer pointer], :int],
+      se_config_generate: [%i[pointer pointer pointer pointer], :int],
+      se_config_rotate_keys: [%i[pointer pointer pointer], :int],
+      se_config_rotate_kek: [%i[pointer pointer pointer], :int],
+      se_config_activate_key: [%i[pointer pointer pointer], :int],
+      se_config_cleanup_plan: [%i[pointer pointer pointer], :int],
+      se_config_cleanup_keys: [%i[pointer pointer pointer], :int],
+      se_config_migrate: [%i[pointer pointer], :int],
+      se_reencrypt: [%i[pointer pointer int32 pointer], :int],
+      se_keystore_generate_data_key: [%i[pointer pointer pointer], :int],
+      se_keystore_read_key: [%i[pointer size_t pointer size_t pointer pointer], :int],
+      se_report_free: [%i[pointer], :void],
+      se_report_stdout: [%i[pointer], :string],
+      se_report_stderr: [%i[pointer], :string],
+      se_report_line_count: [%i[pointer], :size_t],
+      se_report_line: [%i[pointer size_t], :string],
+      se_report_file_count: [%i[pointer], :size_t],
+      se_report_file: [%i[pointer size_t], :string],
+      se_report_variable_count: [%i[pointer], :size_t],
+      se_report_variable: [%i[pointer size_t pointer pointer pointer], :int],
+      se_report_removal_count: [%i[pointer], :size_t],
+      se_report_removal: [%i[pointer size_t pointer pointer pointer], :int],
+      se_report_written: [%i[pointer], :int32],
+      se_report_failures: [%i[pointer], :size_t],
+      se_cli_main: [%i[int32 pointer], :int32]
+    }.each do |name, (args, ret)|
+      attach_function name, args, ret
+      @available[name] = true
+    rescue FFI::NotFoundError
+      @available[name] = false
     end
   end
 end

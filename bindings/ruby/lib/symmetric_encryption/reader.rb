@@ -35,14 +35,26 @@ module SymmetricEncryption
       open(file_name_or_stream, **opts, &:read)
     end
 
-    # Decrypts a whole file or stream into another, streaming. Between two paths the target is
-    # written only once the whole source has been authenticated.
+    # Decrypts a whole file or stream into another, streaming. A target given as a path is
+    # written by the library: under a temporary name (mode 0600) renamed onto the target only
+    # once the whole source has been read and authenticated, so a failure leaves nothing there
+    # and a symbolic link planted at the target is replaced, not followed. A character device
+    # or FIFO target (/dev/null, a pipe) is written in place.
     #
     # @param source [String, IO]
     # @param target [String, IO]
     # @param block_size [Integer] bytes read at a time
     # @return [Integer] bytes written to the target
     def self.decrypt(source:, target:, block_size: 65_536, **opts)
+      if source.is_a?(String) && target.is_a?(String) && opts.keys == [:max_output] &&
+         Native.available?(:se_decrypt_file_max_output)
+        raise Errno::ENOENT, source unless File.exist?(source)
+
+        status = Native.se_decrypt_file_max_output(SymmetricEncryption.context!, Native.text_arg(source),
+                                                   Native.text_arg(target), max_output_arg(opts[:max_output]))
+        Native.raise_error(status, true) unless status == Native::OK
+        return File.size(target)
+      end
       if source.is_a?(String) && target.is_a?(String) && opts.empty? && Native.available?(:se_decrypt_file)
         raise Errno::ENOENT, source unless File.exist?(source)
 
@@ -52,17 +64,25 @@ module SymmetricEncryption
         return File.size(target)
       end
 
-      target_io = target.is_a?(String) ? File.open(target, "wb") : target
-      begin
-        bytes = 0
-        open(source, **opts) do |reader|
-          buffer = String.new(capacity: block_size)
-          bytes += target_io.write(buffer) while reader.read(block_size, buffer)
-        end
-        bytes
-      ensure
-        target_io.close if target.is_a?(String)
+      if target.is_a?(String)
+        Native.require!(:se_reader_copy_to_file)
+        return open(source, **opts) { |reader| reader.copy_to_file(target) }
       end
+
+      bytes = 0
+      open(source, **opts) do |reader|
+        buffer = String.new(capacity: block_size)
+        bytes += target.write(buffer) while reader.read(block_size, buffer)
+      end
+      bytes
+    end
+
+    # @api private
+    # @raise [SymmetricEncryption::InvalidArgument] not a positive Integer
+    def self.max_output_arg(value)
+      return value if value.is_a?(Integer) && value.positive? && value < 2**64
+
+      raise InvalidArgument, "max_output must be a positive Integer number of bytes, got #{value.inspect}"
     end
 
     # Whether the file or stream holds no data (a missing or zero-length file counts as empty).
@@ -90,10 +110,13 @@ module SymmetricEncryption
     # @param buffer_size [Integer] bytes asked of the library per read (default 65536)
     # @param version [Integer, nil] the cipher for a stream without a header (default: primary)
     # @param close_stream [Boolean] whether close closes the stream given (default true)
+    # @param max_output [Integer, nil] the most decrypted bytes to return in all (default: no
+    #   limit); reading past it raises SymmetricEncryption::CipherError
     # @raise [Errno::ENOENT] no such file
     # @raise [SymmetricEncryption::DecryptionError] not an encrypted stream this
     #   configuration can read
-    def initialize(file_name_or_stream, buffer_size: 65_536, version: nil, close_stream: true, **_ignored)
+    def initialize(file_name_or_stream, buffer_size: 65_536, version: nil, close_stream: true, max_output: nil,
+                   **_ignored)
       raise InvalidArgument, "buffer_size cannot be smaller than 128" if buffer_size < 128
 
       Native.require!(:se_reader_open_path)
@@ -115,6 +138,10 @@ module SymmetricEncryption
         check(Native.se_reader_open_callbacks(ctx, @read_fn, @seek_fn, nil, version_arg, out))
       end
       @handle = Native.handle(out.get_pointer(0), :se_reader_free, @read_fn, @seek_fn)
+      unless max_output.nil?
+        Native.require!(:se_reader_set_max_output)
+        check(Native.se_reader_set_max_output(@handle, self.class.max_output_arg(max_output)))
+      end
       @buffer_size = buffer_size
       @native_buffer = FFI::MemoryPointer.new(:uint8, buffer_size, false)
       @nread = FFI::MemoryPointer.new(:size_t)
@@ -268,6 +295,27 @@ module SymmetricEncryption
         native_seek(position, 0)
         total
       end
+    end
+
+    # Decrypts the rest of the stream into the file `path` (see Reader.decrypt for how the
+    # file is written). Only before anything was read: data read already is not in the file.
+    #
+    # @param path [String]
+    # @return [Integer] bytes written
+    # @raise [SymmetricEncryption::InvalidArgument] data was read already
+    # @raise [SymmetricEncryption::DecryptionError] the stream fails its check (no file is left)
+    def copy_to_file(path)
+      ensure_open
+      raise InvalidArgument, "copy_to_file needs a reader nothing was read from yet" if @pos.positive? || @off < @buf.bytesize
+
+      written = FFI::MemoryPointer.new(:uint64)
+      target = Native.text_arg(path)
+      # Always without the GVL: opening the target may block (a FIFO waits for its reader,
+      # which may be another Ruby thread), and a callback source re-acquires the GVL for each
+      # read (the ffi gem does that for callbacks made from a `blocking: true` call).
+      check(Native.se_reader_copy_to_file_nogvl(@handle, target, written), true)
+      @end = true
+      written.get_uint64(0)
     end
 
     # Closes the reader.

@@ -83,7 +83,8 @@ module SymmetricEncryption
     # @param file_name_or_stream [String, IO] a path, or an object with #write
     # @param version [Integer, nil] the cipher that encrypts (default: the primary)
     # @param cipher_name [String, nil] a stream cipher other than that cipher's
-    # @param compress [Boolean, nil] as for Writer.open
+    # @param compress [Boolean, nil] default false, as the gem's Writer.new; nil: as for
+    #   Writer.open (which passes nil unless told)
     # @param chunk_size [Integer, nil] chunk size of authenticated streams (default 65536)
     # @param header [Boolean] write a header (default true; a CBC stream without a random key
     #   and iv may omit it, and is then read with the version given to the Reader)
@@ -91,7 +92,7 @@ module SymmetricEncryption
     # @param random_iv [Boolean] a random iv in the header (default true; a random key needs it)
     # @param close_stream [Boolean] whether close closes the stream given (default true)
     # @raise [SymmetricEncryption::InvalidArgument] an option that is not supported
-    def initialize(file_name_or_stream, version: nil, cipher_name: nil, compress: nil, chunk_size: nil,
+    def initialize(file_name_or_stream, version: nil, cipher_name: nil, compress: false, chunk_size: nil,
                    header: true, random_key: true, random_iv: true, close_stream: true)
       if random_key && !random_iv
         raise InvalidArgument, "When :random_key is true, :random_iv must also be true"
@@ -125,7 +126,7 @@ module SymmetricEncryption
     # @raise [IOError] the writer is closed
     def write(data)
       raise ::IOError, "closed stream" if @closed
-      return 0 if data.nil?
+      return if data.nil? # as the gem: nil is ignored
 
       bytes = data.to_s
       len = bytes.bytesize

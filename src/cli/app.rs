@@ -1,20 +1,19 @@
-//! The `symmetric-encryption` command: the Ruby gem's command line, without Ruby.
-//!
-//! Argument parsing and printing only; what each command does is in
-//! `symmetric_encryption::cli`.
+//! The `symmetric-encryption` command line as a function: argument parsing and printing, over
+//! the library functions of [`crate::cli`]. The `symmetric-encryption` binary, `se_cli_main` of
+//! the C ABI, `python -m symmetric_encryption` and Ruby's `SymmetricEncryption::CLI.run!` all
+//! call [`main`], so every language has the same command line.
 
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Parser};
 
-use symmetric_encryption::cli::crypt::{self, Input, Output, Progress, StreamOptions};
-use symmetric_encryption::cli::{self, info, keys, prompt, reencrypt, Target};
-use symmetric_encryption::config::generate::{self, GenerateOptions};
-use symmetric_encryption::{CipherName, Error, KeystoreKind};
+use crate::cli::crypt::{self, Input, Output, Progress, StreamOptions};
+use crate::cli::{self, compat, info, keys, prompt, reencrypt, Target};
+use crate::{Context, Error};
 
 const CRYPT: &str = "Encrypting and decrypting";
 const KEYS: &str = "Generating and rotating keys";
@@ -33,7 +32,7 @@ symmetric-encryption --encrypt [FILE] | --decrypt [FILE] [--prompt] [--output FI
        symmetric-encryption --new-password [SIZE] | --re-encrypt [PATTERN] | --info FILE_OR_VALUE
        symmetric-encryption --generate | --rotate-keys | --rotate-kek | --activate-key |
                             --cleanup-keys | --migrate [OPTIONS]
-       symmetric-encryption --ciphers | --version | --help";
+       symmetric-encryption --check | --ciphers | --version | --help";
 
 const AFTER_HELP: &str = "\
 Exit status: 0 on success; 1 with a one-line error on standard error; 2 for a usage error.
@@ -59,7 +58,7 @@ and the progress bar go to standard error.";
         .args([
             "encrypt", "decrypt", "new_password", "re_encrypt", "info", "generate",
             "rotate_keys", "rotate_kek", "activate_key", "cleanup_keys", "migrate",
-            "ciphers", "version",
+            "ciphers", "version", "check",
         ])
 ))]
 struct Args {
@@ -97,6 +96,12 @@ struct Args {
     #[arg(short = 'V', long, value_name = "NUMBER", help_heading = CRYPT)]
     key_version: Option<u8>,
 
+    /// The most a compressed value may inflate to when it is decrypted (--decrypt --prompt,
+    /// --re-encrypt): bytes, or with a suffix K, M or G (KiB, MiB, GiB). A value that would
+    /// inflate past it is refused. [default: 64M]
+    #[arg(long, value_name = "SIZE", value_parser = crypt::parse_size, help_heading = CRYPT)]
+    max_decompressed_size: Option<u64>,
+
     /// Generate a random password: URL-safe base64 of SIZE random bytes, printed with its
     /// encrypted form. [default: 22]
     #[arg(short = 'n', long, value_name = "SIZE", num_args = 0..=1,
@@ -126,6 +131,14 @@ struct Args {
     #[arg(short = 'c', long, value_name = "CONFIG_FILE_PATH", help_heading = CONFIG)]
     config: Option<PathBuf>,
 
+    /// Check the environment: which configuration file and environment are used and why, every
+    /// cipher entry (version, cipher, keystore, where its key is, the key file's mode and owner)
+    /// and whether its key loads, and warnings (duplicate versions, GCM entries gem 4.x cannot
+    /// read, a primary that is not the highest version, key files other users can read,
+    /// development keys in production). Exit status 1 when a key does not load.
+    #[arg(long, help_heading = CONFIG)]
+    check: bool,
+
     /// Rewrite the configuration file in the current format (an inline cipher becomes a
     /// ciphers: list). Files in the pre-v4 RSA format must be migrated with the Ruby gem.
     #[arg(short = 'm', long, help_heading = CONFIG)]
@@ -139,7 +152,7 @@ struct Args {
     /// Where new keys are kept. [default: file when generating; when rotating, the keystore
     /// of the current key]
     #[arg(short = 's', long, value_name = "KEYSTORE", help_heading = KEYS,
-          value_parser = PossibleValuesParser::new(["file", "environment", "heroku", "aws", "gcp"]),
+          value_parser = PossibleValuesParser::new(["file", "environment", "heroku", "aws", "gcp", "vault"]),
           ignore_case = true)]
     keystore: Option<String>,
 
@@ -169,10 +182,17 @@ struct Args {
     #[arg(short = 'S', long, value_name = "ENVIRONMENTS", help_heading = KEYS)]
     environments: Option<String>,
 
-    /// Cipher of new keys, when generating or rotating. [default: aes-256-gcm when generating;
-    /// when rotating, the cipher of the current key]
+    /// Cipher of new keys, when generating or rotating. GCM values and files are read by gem
+    /// 5.0, not by gem 4.6: for gem 4.6 applications use aes-256-cbc (or --gem-4.6).
+    /// [default: aes-256-gcm when generating; when rotating, the cipher of the current key]
     #[arg(short = 'C', long, value_name = "NAME", help_heading = KEYS)]
     cipher_name: Option<String>,
+
+    /// With --generate or --rotate-keys: keys that applications still on gem 4.6 (the latest
+    /// released gem, which reads CBC only) can use: aes-256-cbc unless --cipher-name names
+    /// another CBC cipher, and no key file settings gem 4.6 refuses (--key-permissions).
+    #[arg(long = "gem-4.6", help_heading = KEYS)]
+    gem46: bool,
 
     /// Add a new key version (highest + 1) with new key files, first in each environment, and
     /// update the configuration file.
@@ -216,10 +236,35 @@ struct Args {
 }
 
 impl Args {
+    fn key_args(&self) -> keys::KeyArgs {
+        keys::KeyArgs {
+            environments: self.environments.clone(),
+            app_name: self.app_name.clone(),
+            keystore: self.keystore.clone(),
+            cipher_name: self.cipher_name.clone(),
+            key_path: self.key_path.clone(),
+            key_permissions: self.key_permissions.clone(),
+            regions: match &self.regions {
+                Some(Some(r)) => Some(r.clone()),
+                _ => None,
+            },
+            rolling_deploy: self.rolling_deploy,
+            gem46: self.gem46,
+        }
+    }
+
     fn target(&self) -> Target {
         Target {
             config: self.config.clone(),
             env: self.env.clone(),
+        }
+    }
+
+    /// `ctx` with the `--max-decompressed-size` limit, when one was given.
+    fn limited(&self, ctx: Context) -> Context {
+        match self.max_decompressed_size {
+            Some(n) => ctx.with_max_decompressed_size(n),
+            None => ctx,
         }
     }
 
@@ -238,29 +283,6 @@ impl Args {
             .as_deref()
             .map(cli::split_list)
             .unwrap_or_default()
-    }
-
-    fn regions(&self) -> Vec<String> {
-        match &self.regions {
-            Some(Some(r)) => cli::split_list(r),
-            _ => Vec::new(),
-        }
-    }
-
-    fn keystore(&self) -> Result<Option<KeystoreKind>, Error> {
-        self.keystore
-            .as_deref()
-            .map(KeystoreKind::from_name)
-            .transpose()
-            .map_err(|e| e.context("--keystore"))
-    }
-
-    fn cipher_name(&self) -> Result<Option<CipherName>, Error> {
-        self.cipher_name
-            .as_deref()
-            .map(CipherName::from_name)
-            .transpose()
-            .map_err(|e| e.context("--cipher-name"))
     }
 }
 
@@ -336,8 +358,8 @@ fn print_value(label: Option<&str>, value: &[u8]) -> Result<(), Error> {
     result.map_err(|e| Error::io("cannot write standard output", e))
 }
 
-/// Writes `text` to standard output. A closed pipe (`| head`) is an error like any other, not
-/// a panic.
+/// Writes `text` to standard output. A closed pipe (`| head`) is an error (which `main` turns
+/// into a quiet exit), not a panic.
 fn say(text: &str) -> Result<(), Error> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -407,7 +429,7 @@ fn encrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
 }
 
 fn decrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
-    let ctx = args.target().load()?;
+    let ctx = args.limited(args.target().load()?);
     let output = Output::from_arg(args.output.as_deref());
     if args.prompt {
         if file.is_some() {
@@ -453,7 +475,7 @@ fn new_password(args: &Args, size: usize) -> Result<(), Failure> {
 }
 
 fn re_encrypt(args: &Args, pattern: &str) -> Result<(), Failure> {
-    let ctx = args.target().load()?;
+    let ctx = args.limited(args.target().load()?);
     let mut output = Ok(());
     let summary = reencrypt::re_encrypt(&ctx, pattern, args.key_version, &mut |r| {
         if let Some(line) = r.line() {
@@ -493,28 +515,39 @@ fn show_info(args: &Args, subject: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+fn check(args: &Args) -> Result<(), Failure> {
+    let report = cli::check::check(&args.target())?;
+    say(&report.to_string())?;
+    if !report.passed() {
+        return Err(Failure::Message(format!(
+            "environment {} does not load (see \"loads\" and \"result\" above)",
+            args.target().environment()
+        )));
+    }
+    Ok(())
+}
+
 fn generate_config(args: &Args) -> Result<(), Failure> {
-    let defaults = GenerateOptions::default();
-    let environments = args.environments();
-    let opts = GenerateOptions {
-        keystore: args.keystore()?.unwrap_or(KeystoreKind::File),
-        app_name: args.app_name.clone().unwrap_or(defaults.app_name),
-        environments: if args.environments.is_some() {
-            environments
-        } else {
-            defaults.environments
-        },
-        cipher_name: args.cipher_name()?.unwrap_or(generate::DEFAULT_CIPHER),
-        key_path: args.key_path.clone().unwrap_or(defaults.key_path),
-        key_permissions: args
-            .key_permissions
-            .as_deref()
-            .map(cli::parse_permissions)
-            .transpose()?,
-        regions: args.regions(),
-        io: defaults.io,
-    };
-    print_outcome(&keys::generate(&args.target().config_path(), &opts)?)?;
+    let opts = args.key_args().generate_options()?;
+    let mut out = keys::generate(&args.target().config_path(), &opts)?;
+    if args.gem46 {
+        gem46_check(args, &opts.environments, &mut out)?;
+    }
+    print_outcome(&out)?;
+    Ok(())
+}
+
+/// After `--gem-4.6`: the entries of the written file that gem 4.6 still cannot use.
+fn gem46_check(args: &Args, environments: &[String], out: &mut keys::Outcome) -> Result<(), Error> {
+    let config = args.target().config()?;
+    let problems = compat::gem46_problems(&config, environments);
+    if !problems.is_empty() {
+        out.warnings.push(format!(
+            "warning: gem 4.6 cannot use these entries, which the file still has (remove them \
+             with --cleanup-keys once their data is re-encrypted): {}",
+            problems.join("; ")
+        ));
+    }
     Ok(())
 }
 
@@ -533,6 +566,12 @@ fn cleanup(args: &Args) -> Result<(), Failure> {
 
 fn run(args: &Args) -> Result<(), Failure> {
     let path = args.target().config_path();
+    if args.gem46 && !(args.generate || args.rotate_keys) {
+        return Err(Error::Argument(
+            "--gem-4.6 goes with --generate or --rotate-keys (the keys they make)".into(),
+        )
+        .into());
+    }
     if args.version {
         say(&cli::version_text(&args.target()))?;
     } else if args.ciphers {
@@ -547,6 +586,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         re_encrypt(args, pattern)?;
     } else if let Some(subject) = &args.info {
         show_info(args, subject)?;
+    } else if args.check {
+        check(args)?;
     } else if args.migrate {
         print_outcome(&keys::migrate(&path)?)?;
     } else if args.activate_key {
@@ -558,16 +599,12 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.app_name.as_deref(),
         )?)?;
     } else if args.rotate_keys {
-        let rotate = keys::RotateKeysArgs {
-            environments: args.environments(),
-            app_name: args.app_name.clone(),
-            rolling_deploy: args.rolling_deploy,
-            keystore: args.keystore()?,
-            cipher_name: args.cipher_name()?,
-            key_path: args.key_path.clone(),
-            regions: args.regions(),
-        };
-        print_outcome(&keys::rotate_keys(&path, &rotate)?)?;
+        let rotate = args.key_args().rotate_keys_args()?;
+        let mut out = keys::rotate_keys(&path, &rotate)?;
+        if args.gem46 && out.written {
+            gem46_check(args, &args.environments(), &mut out)?;
+        }
+        print_outcome(&out)?;
     } else if args.cleanup_keys {
         cleanup(args)?;
     } else if args.generate {
@@ -581,17 +618,41 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+/// Whether the command failed only because standard output was closed by its reader
+/// (`| head`): that ends the command quietly, as it ends `cat`.
+fn is_closed_pipe(failure: &Failure) -> bool {
+    matches!(failure, Failure::Error(Error::Io { source, .. })
+        if source.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Runs the command line on `args` (the first is the program name, as in `argv`), printing to
+/// the process's standard output and error, and returns the exit status: 0 on success, 1 with a
+/// one-line error on standard error, 2 for a usage error (printed by the parser).
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            let _ = io::stdout().flush();
+            return e.exit_code();
+        }
+    };
+    let status = match run(&args) {
+        Ok(()) => 0,
+        Err(failure) if is_closed_pipe(&failure) => 0,
         Err(failure) => {
             let message = match failure {
                 Failure::Error(e) => e.to_string(),
                 Failure::Message(m) => m,
             };
             warn(&format!("symmetric-encryption: {}", one_line(&message)));
-            ExitCode::from(1)
+            1
         }
-    }
+    };
+    let _ = io::stdout().flush();
+    status
 }
