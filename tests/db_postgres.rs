@@ -49,3 +49,10 @@ fn command_line_kill_and_resume() {
         db_common::kill_and_resume(&t, "se_resume");
     }
 }
+
+#[test]
+fn command_line_statuses_json_and_no_password() {
+    if let Some(t) = db() {
+        db_common::command_line_contract(&t, "se_cli");
+    }
+}

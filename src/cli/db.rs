@@ -2,6 +2,7 @@
 //! feature; see [`crate::db`] for the library API). The flags are always known to the command
 //! line, so that a build without the feature can say what is missing.
 
+use super::bar::Bar;
 use super::Target;
 use crate::error::{Error, Result};
 
@@ -76,6 +77,32 @@ fn unavailable() -> Error {
          --features db"
             .into(),
     )
+}
+
+/// Runs `--inventory` or `--re-encrypt-columns`, whichever was given: values that do not
+/// decrypt go to `warn` as they are found; a progress line is drawn on standard error when it
+/// is a terminal (`--re-encrypt-columns` only).
+pub fn command(
+    args: &DbArgs,
+    target: &Target,
+    key_version: Option<u8>,
+    warn: &(dyn Fn(&str) + Sync),
+) -> Result<Finished> {
+    let bar = std::sync::Mutex::new(Bar::new(args.re_encrypt_columns.is_some()));
+    let draw = |line: &str| bar.lock().expect("progress bar").line(line);
+    let warn_line = |line: &str| {
+        bar.lock().expect("progress bar").clear();
+        warn(line);
+    };
+    let progress = bar.lock().expect("progress bar").enabled();
+    let done = if args.inventory.is_some() {
+        inventory(args, target, &warn_line)
+    } else {
+        let draw = progress.then_some(&draw as &(dyn Fn(&str) + Sync));
+        re_encrypt_columns(args, target, key_version, &warn_line, draw)
+    };
+    bar.lock().expect("progress bar").clear();
+    done
 }
 
 /// `--inventory`. Undecryptable values go to `warn` as they are found.
@@ -153,7 +180,10 @@ pub fn re_encrypt_columns(
         resume: args.resume,
         dry_run: args.dry_run,
         max_rows_per_second: args.max_rows_per_second,
-        checkpoint_dir: args.checkpoint_dir.clone().unwrap_or(defaults.checkpoint_dir),
+        checkpoint_dir: args
+            .checkpoint_dir
+            .clone()
+            .unwrap_or(defaults.checkpoint_dir),
     };
     let url = DbUrl::from_arg_or_env(args.db.as_deref())?;
     let ctx = target.load()?;

@@ -31,6 +31,7 @@ use crate::context::Context;
 use crate::error::Result;
 
 pub mod app;
+mod bar;
 pub mod check;
 pub mod compat;
 pub mod crypt;

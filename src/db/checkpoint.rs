@@ -66,7 +66,9 @@ impl Checkpoint {
         }
         let digest = h.finalize();
         let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        dir.join(format!("symmetric-encryption-{column}-{tag}.checkpoint.json"))
+        dir.join(format!(
+            "symmetric-encryption-{column}-{tag}.checkpoint.json"
+        ))
     }
 
     /// Reads a checkpoint file; `Ok(None)` when there is none.

@@ -216,10 +216,7 @@ impl fmt::Debug for Database {
 
 /// A driver error as a library error, naming what was being done; never the URL.
 pub(crate) fn db_error(what: impl fmt::Display, e: sqlx::Error) -> Error {
-    Error::io(
-        what.to_string(),
-        std::io::Error::other(e.to_string()),
-    )
+    Error::io(what.to_string(), std::io::Error::other(e.to_string()))
 }
 
 /// Quotes a checked identifier (`a.b` becomes `"a"."b"`, or with backquotes for MySQL).
@@ -235,6 +232,12 @@ impl Database {
     pub async fn connect(url: &DbUrl, connections: u32) -> Result<Self> {
         let what = format!("cannot connect to {url}");
         let n = connections.max(1);
+        let db_error = |what: &str, e: sqlx::Error| {
+            Error::io(
+                what.to_string(),
+                std::io::Error::other(super::url::scrub(e.to_string(), url)),
+            )
+        };
         Ok(match url.kind() {
             DbKind::Sqlite => Database::Sqlite(
                 sqlite::connect(url.secret_url(), n)

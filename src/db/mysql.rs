@@ -20,7 +20,14 @@ const BINARY_TYPES: [&str; 6] = [
     "mediumblob",
     "longblob",
 ];
-const TEXT_TYPES: [&str; 6] = ["char", "varchar", "tinytext", "text", "mediumtext", "longtext"];
+const TEXT_TYPES: [&str; 6] = [
+    "char",
+    "varchar",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+];
 
 pub(crate) async fn describe(pool: &MySqlPool, col: &ColumnRef) -> Result<TableInfo> {
     let (schema, table) = match col.table.split_once('.') {
@@ -160,7 +167,10 @@ pub(crate) async fn fetch(
     if part.modulus > 1 {
         let expr = info.shard_expr.as_deref().unwrap_or("0");
         let m = part.modulus;
-        conds.push(format!("MOD(MOD({expr}, {m}) + {m}, {m}) = {}", part.remainder));
+        conds.push(format!(
+            "MOD(MOD({expr}, {m}) + {m}, {m}) = {}",
+            part.remainder
+        ));
     }
     let sql = format!(
         "SELECT {}, {column} FROM {}{} ORDER BY {} LIMIT {limit}",
@@ -225,8 +235,8 @@ pub(crate) async fn apply(
     for u in updates {
         let mut args = MySqlArguments::default();
         if u.text {
-            let s = String::from_utf8(u.new.clone())
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let s =
+                String::from_utf8(u.new.clone()).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
             args.add(s).map_err(sqlx::Error::Encode)?;
         } else {
             args.add(u.new.clone()).map_err(sqlx::Error::Encode)?;

@@ -157,7 +157,10 @@ pub(crate) async fn fetch(
     if part.modulus > 1 {
         let expr = info.shard_expr.as_deref().unwrap_or("0");
         let m = part.modulus;
-        conds.push(format!("((({expr}) % {m}) + {m}) % {m} = {}", part.remainder));
+        conds.push(format!(
+            "((({expr}) % {m}) + {m}) % {m} = {}",
+            part.remainder
+        ));
     }
     let sql = format!(
         "SELECT {}, {column} FROM {}{} ORDER BY {} LIMIT {limit}",
@@ -206,7 +209,11 @@ fn text_array(values: impl Iterator<Item = Vec<u8>>) -> sqlx::Result<Vec<String>
         .collect()
 }
 
-pub(crate) async fn apply(pool: &PgPool, info: &TableInfo, updates: &[Update]) -> sqlx::Result<u64> {
+pub(crate) async fn apply(
+    pool: &PgPool,
+    info: &TableInfo,
+    updates: &[Update],
+) -> sqlx::Result<u64> {
     let q = |s: &str| quote(s, '"');
     let column = q(&info.column.column);
     let vtype = if info.binary { "bytea[]" } else { "text[]" };

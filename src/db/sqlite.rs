@@ -48,7 +48,10 @@ pub(crate) async fn describe(pool: &SqlitePool, col: &ColumnRef) -> Result<Table
     let mut names = Vec::new();
     for r in &rows {
         let name: String = r.get(0);
-        let ty: String = r.get::<Option<String>, _>(1).unwrap_or_default().to_uppercase();
+        let ty: String = r
+            .get::<Option<String>, _>(1)
+            .unwrap_or_default()
+            .to_uppercase();
         let pk: i64 = r.get(2);
         if name == col.column {
             binary = Some(ty.contains("BLOB") || ty.contains("BINARY"));
@@ -124,7 +127,10 @@ fn part_clause(info: &TableInfo, part: Partition) -> sqlx::Result<Option<String>
         ))
     })?;
     let m = part.modulus;
-    Ok(Some(format!("((({expr}) % {m}) + {m}) % {m} = {}", part.remainder)))
+    Ok(Some(format!(
+        "((({expr}) % {m}) + {m}) % {m} = {}",
+        part.remainder
+    )))
 }
 
 pub(crate) async fn fetch(
@@ -189,8 +195,7 @@ pub(crate) async fn fetch(
 
 fn bind_value(args: &mut SqliteArguments<'_>, v: &[u8], text: bool) -> sqlx::Result<()> {
     if text {
-        let s = String::from_utf8(v.to_vec())
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let s = String::from_utf8(v.to_vec()).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         args.add(s).map_err(sqlx::Error::Encode)
     } else {
         args.add(v.to_vec()).map_err(sqlx::Error::Encode)

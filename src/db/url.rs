@@ -108,27 +108,29 @@ fn bad_scheme(url: &str) -> Error {
 }
 
 /// `scheme://user:password@host/...` with the password replaced by `***`; query parameters
-/// named like a password are dropped the same way.
+/// named like a password are dropped the same way. Malformed URLs too (`postgres:/u:pw@h`):
+/// whatever stands between the scheme and the last `@` is taken for credentials.
 pub fn redact(url: &str) -> String {
     let (head, query) = match url.split_once('?') {
         Some((h, q)) => (h, Some(q)),
         None => (url, None),
     };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let (auth, tail) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
+    let mut out = match head.rfind('@') {
+        Some(at) => {
+            let (cred_part, host) = head.split_at(at);
+            let scheme_end = match cred_part.find("://") {
+                Some(i) => i + 3,
+                None => cred_part.find(':').map_or(0, |i| {
+                    i + 1
+                        + cred_part[i + 1..]
+                            .bytes()
+                            .take_while(|&b| b == b'/')
+                            .count()
+                }),
             };
-            match auth.rsplit_once('@') {
-                Some((cred, host)) => {
-                    let user = cred.split_once(':').map_or(cred, |(u, _)| u);
-                    if cred.contains(':') {
-                        format!("{scheme}://{user}:***@{host}{tail}")
-                    } else {
-                        format!("{scheme}://{user}@{host}{tail}")
-                    }
-                }
+            let (scheme, cred) = cred_part.split_at(scheme_end);
+            match cred.split_once(':') {
+                Some((user, _)) => format!("{scheme}{user}:***{host}"),
                 None => head.to_string(),
             }
         }
@@ -148,6 +150,21 @@ pub fn redact(url: &str) -> String {
     out
 }
 
+/// `text` with the URL's password, if it has one, replaced by `***` (for driver messages).
+pub(crate) fn scrub(text: String, url: &DbUrl) -> String {
+    match password(&url.url) {
+        Some(pw) if !pw.is_empty() && text.contains(pw) => text.replace(pw, "***"),
+        _ => text,
+    }
+}
+
+fn password(url: &str) -> Option<&str> {
+    let head = url.split('?').next()?;
+    let cred = &head[..head.rfind('@')?];
+    let cred = cred.split_once("://").map_or(cred, |(_, c)| c);
+    cred.split_once(':').map(|(_, p)| p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,8 +172,14 @@ mod tests {
     #[test]
     fn schemes() {
         assert_eq!(DbUrl::parse("sqlite:a.db").unwrap().kind(), DbKind::Sqlite);
-        assert_eq!(DbUrl::parse("sqlite:///tmp/a.db").unwrap().secret_url(), "sqlite:/tmp/a.db");
-        assert_eq!(DbUrl::parse("postgresql://u@h/d").unwrap().kind(), DbKind::Postgres);
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/a.db").unwrap().secret_url(),
+            "sqlite:/tmp/a.db"
+        );
+        assert_eq!(
+            DbUrl::parse("postgresql://u@h/d").unwrap().kind(),
+            DbKind::Postgres
+        );
         let m = DbUrl::parse("mariadb://u:p@h:3306/d").unwrap();
         assert_eq!(m.kind(), DbKind::MySql);
         assert_eq!(m.secret_url(), "mysql://u:p@h:3306/d");
@@ -167,13 +190,25 @@ mod tests {
 
     #[test]
     fn passwords_are_never_shown() {
-        let u = DbUrl::parse("postgres://app:s3cret@db:5432/prod?sslmode=require&password=x2")
-            .unwrap();
+        let u =
+            DbUrl::parse("postgres://app:s3cret@db:5432/prod?sslmode=require&password=x2").unwrap();
         let shown = format!("{u} {u:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("x2"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("x2"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://app:***@db:5432/prod?sslmode=require&password=***"));
         assert_eq!(redact("mysql://root@h/d"), "mysql://root@h/d");
-        let e = DbUrl::parse("pg://a:s3cret@h/d").unwrap_err().to_string();
-        assert!(!e.contains("s3cret"), "{e}");
+        for bad in [
+            "pg://a:s3cret@h/d",
+            "postgres:/a:s3cret@h/d",
+            "mysql:a:s3cret@h:1/d",
+        ] {
+            let e = DbUrl::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("s3cret") && e.contains("a:***@h"), "{e}");
+        }
+        assert_eq!(redact("sqlite:/tmp/a@b.db"), "sqlite:/tmp/a@b.db");
+        let u = DbUrl::parse("postgres://u:p%40ss@h/d").unwrap();
+        assert_eq!(scrub("bad p%40ss here".into(), &u), "bad *** here");
     }
 }

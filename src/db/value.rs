@@ -134,7 +134,7 @@ pub enum Outcome {
 pub fn re_encrypt(ctx: &Context, value: Option<&[u8]>, target: u8) -> Outcome {
     let v = match value {
         None => return Outcome::Skip(Class::Null),
-        Some(v) if v.is_empty() => return Outcome::Skip(Class::Empty),
+        Some([]) => return Outcome::Skip(Class::Empty),
         Some(v) if detect_encoding(v, ctx).is_none() => return Outcome::Skip(Class::Plaintext),
         Some(v) => v,
     };
@@ -172,9 +172,13 @@ mod tests {
 
     fn ctx() -> Context {
         let c = |v: u8, name| {
-            Cipher::new(name, &[v; 32][..name.key_len()], Some(&[v; 16][..name.iv_len()]))
-                .unwrap()
-                .with_version(v)
+            Cipher::new(
+                name,
+                &[v; 32][..name.key_len()],
+                Some(&[v; 16][..name.iv_len()]),
+            )
+            .unwrap()
+            .with_version(v)
         };
         Context::new(vec![
             c(3, CipherName::Aes256Gcm),
@@ -201,7 +205,10 @@ mod tests {
             for random in [false, true] {
                 for compress in [false, true] {
                     let o = open(&ctx, &enc(&ctx, v, random, compress)).unwrap();
-                    assert_eq!((o.version, o.random_iv, o.compressed), (v, random, compress));
+                    assert_eq!(
+                        (o.version, o.random_iv, o.compressed),
+                        (v, random, compress)
+                    );
                 }
             }
         }
@@ -214,19 +221,38 @@ mod tests {
         let Outcome::New(n) = re_encrypt(&ctx, Some(&det), 3) else {
             panic!("not re-encrypted")
         };
-        assert_eq!(n, enc(&ctx, 3, false, false), "deterministic stays deterministic");
+        assert_eq!(
+            n,
+            enc(&ctx, 3, false, false),
+            "deterministic stays deterministic"
+        );
         let Outcome::New(n) = re_encrypt(&ctx, Some(&enc(&ctx, 2, true, true)), 3) else {
             panic!("not re-encrypted")
         };
         let o = open(&ctx, &n).unwrap();
         assert!(o.random_iv && o.compressed && o.version == 3);
-        assert!(matches!(re_encrypt(&ctx, Some(&enc(&ctx, 3, true, false)), 3), Outcome::Current));
-        assert!(matches!(re_encrypt(&ctx, Some(b"plain"), 3), Outcome::Skip(Class::Plaintext)));
-        assert!(matches!(re_encrypt(&ctx, Some(b"QEVuQwJ4AAAA"), 3), Outcome::Undecryptable(_)));
-        let wrapped = Encoding::Base64.encode(&ctx.binary_encrypt(&[7u8; 80], &EncryptOptions {
-            version: Some(1),
-            ..Default::default()
-        }).unwrap());
+        assert!(matches!(
+            re_encrypt(&ctx, Some(&enc(&ctx, 3, true, false)), 3),
+            Outcome::Current
+        ));
+        assert!(matches!(
+            re_encrypt(&ctx, Some(b"plain"), 3),
+            Outcome::Skip(Class::Plaintext)
+        ));
+        assert!(matches!(
+            re_encrypt(&ctx, Some(b"QEVuQwJ4AAAA"), 3),
+            Outcome::Undecryptable(_)
+        ));
+        let wrapped = Encoding::Base64.encode(
+            &ctx.binary_encrypt(
+                &[7u8; 80],
+                &EncryptOptions {
+                    version: Some(1),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        );
         let Outcome::New(n) = re_encrypt(&ctx, Some(&wrapped), 3) else {
             panic!("not re-encrypted")
         };
