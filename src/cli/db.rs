@@ -10,54 +10,56 @@ const DB: &str = "Database columns (after a key rotation)";
 
 /// The database flags of the command line.
 #[derive(clap::Args, Debug, Clone, Default)]
+// Without these, the doc comment above would become the whole command's description in --help.
+#[command(about = None, long_about = None)]
 pub struct DbArgs {
     /// Database URL: sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB, mysql://... or
     /// mariadb://... [default: SYMMETRIC_ENCRYPTION_DB]
-    #[arg(long, value_name = "URL", help_heading = DB)]
+    #[arg(long, value_name = "URL", requires = "db_command", help_heading = DB)]
     pub db: Option<String>,
 
     /// Count, for each TABLE.COLUMN, the values at each key version, plaintext, NULL, empty and
     /// undecryptable (listed on standard error, exit status 1). Comma separated.
-    #[arg(long, value_name = "TABLE.COLUMN,...", help_heading = DB)]
+    #[arg(long, value_name = "TABLE.COLUMN,...", group = "db_command", help_heading = DB)]
     pub inventory: Option<String>,
 
     /// With --inventory: print one JSON object instead of a table.
-    #[arg(long, help_heading = DB)]
+    #[arg(long, conflicts_with = "re_encrypt_columns", help_heading = DB)]
     pub json: bool,
 
     /// Re-encrypt with the current key (or --key-version) every value of these columns that is
     /// at another version, on a live database: rows in primary-key order, one transaction per
     /// batch, each update conditional on the value being unchanged. Comma separated.
-    #[arg(long, value_name = "TABLE.COLUMN,...", help_heading = DB)]
+    #[arg(long, value_name = "TABLE.COLUMN,...", group = "db_command", help_heading = DB)]
     pub re_encrypt_columns: Option<String>,
 
     /// Rows per batch (one transaction each). [default: 1000]
-    #[arg(long, value_name = "N", help_heading = DB)]
+    #[arg(long, value_name = "N", conflicts_with = "inventory", help_heading = DB)]
     pub batch_size: Option<usize>,
 
     /// Connections re-encrypting each column at once. [default: 1]
-    #[arg(long, value_name = "N", help_heading = DB)]
+    #[arg(long, value_name = "N", conflicts_with = "inventory", help_heading = DB)]
     pub workers: Option<u32>,
 
     /// This machine's part of each table, I of N (1-based), when N machines share the work.
-    #[arg(long, value_name = "I/N", help_heading = DB)]
+    #[arg(long, value_name = "I/N", conflicts_with = "inventory", help_heading = DB)]
     pub shard: Option<String>,
 
     /// Continue an interrupted --re-encrypt-columns run from its checkpoint (same --workers
     /// and --shard).
-    #[arg(long, help_heading = DB)]
+    #[arg(long, conflicts_with = "inventory", help_heading = DB)]
     pub resume: bool,
 
     /// Count what --re-encrypt-columns would change; change nothing.
-    #[arg(long, help_heading = DB)]
+    #[arg(long, conflicts_with = "inventory", help_heading = DB)]
     pub dry_run: bool,
 
     /// Read at most N rows per second (over all workers).
-    #[arg(long, value_name = "N", help_heading = DB)]
+    #[arg(long, value_name = "N", conflicts_with = "inventory", help_heading = DB)]
     pub max_rows_per_second: Option<u64>,
 
     /// Directory for checkpoint files. [default: the current directory]
-    #[arg(long, value_name = "DIR", help_heading = DB)]
+    #[arg(long, value_name = "DIR", conflicts_with = "inventory", help_heading = DB)]
     pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 

@@ -219,6 +219,16 @@ pub(crate) fn db_error(what: impl fmt::Display, e: sqlx::Error) -> Error {
     Error::io(what.to_string(), std::io::Error::other(e.to_string()))
 }
 
+/// Connects once and disconnects: a pool retries a refused connection until its timeout
+/// (30 s), and a wrong host or port should be reported at once.
+async fn try_once<O>(opts: &O) -> sqlx::Result<()>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    sqlx::Connection::close(opts.connect().await?).await
+}
+
 /// Quotes a checked identifier (`a.b` becomes `"a"."b"`, or with backquotes for MySQL).
 pub(crate) fn quote(name: &str, q: char) -> String {
     name.split('.')
@@ -245,18 +255,28 @@ impl Database {
                     .map_err(|e| db_error(&what, e))?,
             ),
             DbKind::Postgres => Database::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(n)
-                    .connect(url.secret_url())
-                    .await
-                    .map_err(|e| db_error(&what, e))?,
+                async {
+                    let opts: sqlx::postgres::PgConnectOptions = url.secret_url().parse()?;
+                    try_once(&opts).await?;
+                    sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(n)
+                        .connect_with(opts)
+                        .await
+                }
+                .await
+                .map_err(|e| db_error(&what, e))?,
             ),
             DbKind::MySql => Database::MySql(
-                sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(n)
-                    .connect(url.secret_url())
-                    .await
-                    .map_err(|e| db_error(&what, e))?,
+                async {
+                    let opts: sqlx::mysql::MySqlConnectOptions = url.secret_url().parse()?;
+                    try_once(&opts).await?;
+                    sqlx::mysql::MySqlPoolOptions::new()
+                        .max_connections(n)
+                        .connect_with(opts)
+                        .await
+                }
+                .await
+                .map_err(|e| db_error(&what, e))?,
             ),
         })
     }

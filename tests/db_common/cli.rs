@@ -10,7 +10,7 @@ use super::*;
 /// The command line end to end: a configuration generated and rotated, a run killed halfway and
 /// resumed, the exit statuses, the JSON inventory.
 pub fn kill_and_resume(t: &TestDb, table: &str) {
-    use crate::cli_common::{library_context, run, run_with, scratch};
+    use crate::cli_common::{library_context, run_with, scratch};
     let dir = scratch();
     let d = dir.path();
     let url = t.raw.clone();
@@ -19,14 +19,14 @@ pub fn kill_and_resume(t: &TestDb, table: &str) {
         &[
             "--generate",
             "--environments",
-            "development",
+            "production",
             "--key-path",
             "keys",
         ],
     )
     .ok();
     let config = "config/symmetric-encryption.yml";
-    let v1 = library_context(d, config, "development", &[]);
+    let v1 = library_context(d, config, "production", &[]);
     let n = 3000;
     fill_with(t, &v1, table, n, 1);
     t.insert(
@@ -38,7 +38,7 @@ pub fn kill_and_resume(t: &TestDb, table: &str) {
         ],
     );
     run(d, &["--rotate-keys"]).ok();
-    let ctx = library_context(d, config, "development", &[]);
+    let ctx = library_context(d, config, "production", &[]);
     assert_eq!(ctx.primary().version(), 2);
     let column = format!("{table}.secret");
     let versions = || {
@@ -88,6 +88,7 @@ pub fn kill_and_resume(t: &TestDb, table: &str) {
             "1500",
         ],
     )
+    .env("SYMMETRIC_ENCRYPTION_ENV", "production")
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null())
     .spawn()
@@ -127,7 +128,10 @@ pub fn kill_and_resume(t: &TestDb, table: &str) {
     let out = run_with(
         d,
         &["--re-encrypt-columns", &column, "--resume"],
-        &[("SYMMETRIC_ENCRYPTION_DB".into(), url.clone())],
+        &[
+            ("SYMMETRIC_ENCRYPTION_DB".into(), url.clone()),
+            production(),
+        ],
         b"",
     );
     assert_eq!(out.code, 1, "{out:?}");
@@ -164,6 +168,16 @@ pub fn kill_and_resume(t: &TestDb, table: &str) {
     assert!(!table_out.stderr.contains(&url) || !url.contains('@'));
 }
 
+/// The command in `dir`, on the environment `production` (whose keys are in key files, so
+/// that `--rotate-keys` makes new ones).
+fn run(dir: &std::path::Path, args: &[&str]) -> crate::cli_common::Run {
+    crate::cli_common::run_with(dir, args, &[production()], b"")
+}
+
+fn production() -> (String, String) {
+    ("SYMMETRIC_ENCRYPTION_ENV".into(), "production".into())
+}
+
 /// The password of a `scheme://user:password@host/...` URL, if it has one.
 fn password_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
@@ -174,7 +188,7 @@ fn password_of(url: &str) -> Option<String> {
 /// The two commands' exit statuses (0, 1, 2), the exact shape of `--inventory --json`, and
 /// the URL's password in no output, whether the run succeeds or fails.
 pub fn command_line_contract(t: &TestDb, table: &str) {
-    use crate::cli_common::{library_context, run, scratch, Run};
+    use crate::cli_common::{library_context, scratch, Run};
     let dir = scratch();
     let d = dir.path();
     let url = t.raw.clone();
@@ -183,13 +197,13 @@ pub fn command_line_contract(t: &TestDb, table: &str) {
         &[
             "--generate",
             "--environments",
-            "development",
+            "production",
             "--key-path",
             "keys",
         ],
     )
     .ok();
-    let v1 = library_context(d, "config/symmetric-encryption.yml", "development", &[]);
+    let v1 = library_context(d, "config/symmetric-encryption.yml", "production", &[]);
     fill_with(t, &v1, table, 20, 1);
     t.insert(table, "id, secret", &[P::I(21), P::T(None)]);
     t.insert(table, "id, secret", &[P::I(22), P::T(Some(String::new()))]);
@@ -329,6 +343,9 @@ pub fn command_line_contract(t: &TestDb, table: &str) {
         ],
         vec!["--inventory", &column],
         vec!["--db", &url, "--inventory", &column, "--encrypt"],
+        vec!["--db", &url, "--encrypt"],
+        vec!["--db", &url, "--inventory", &column, "--workers", "2"],
+        vec!["--db", &url, "--re-encrypt-columns", &column, "--json"],
     ] {
         let r = keep!(run(d, &args));
         assert_eq!(r.code, 2, "{r:?}");

@@ -152,7 +152,10 @@ pub fn mixed_column(t: &TestDb, table: &str) {
                     assert_eq!(r1, r0, "{col} id {id}: same kind of iv");
                     assert_eq!(c1, c0, "{col} id {id}: same compression");
                     assert_eq!(e1, e0, "{col} id {id}: same encoding");
-                    assert_eq!(new.ends_with(b"\n"), old.ends_with(b"\n"));
+                    if e0 != Encoding::None {
+                        // The line end of a text value is kept (raw bytes may end in 0x0a).
+                        assert_eq!(new.ends_with(b"\n"), old.ends_with(b"\n"), "{col} id {id}");
+                    }
                     if !r0 {
                         // Deterministic: exactly what the application would write today.
                         let again = ctx
