@@ -17,10 +17,12 @@ BIN=$(realpath "$BIN")
 ROWS=${ROWS:-1000000}
 [ -x "$BIN" ] || { echo "no $BIN: build it with cargo build --release --features db" >&2; exit 2; }
 
+root=$(pwd)
 work=$(mktemp -d)
+chmod 755 "$work"   # the PostgreSQL server runs as the postgres user, in $work/servers
 on_exit "rm -rf '$work'"
 if [ -z "${SE_BENCH_POSTGRES_URL:-}" ]; then
-  on_exit "scripts/db-servers stop '$work/servers'"
+  on_exit "'$root/scripts/db-servers' stop '$work/servers'"
   scripts/db-servers start "$work/servers" >/dev/null
   . "$work/servers/env"
   SE_BENCH_POSTGRES_URL=$SE_TEST_POSTGRES_URL
@@ -31,28 +33,38 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 cd "$work"
-export HOME=$work
-"$BIN" --generate --environments development --key-path keys >/dev/null
-# One value at version 1 for every row (re-encrypting gives each its own random iv).
+export HOME=$work SYMMETRIC_ENCRYPTION_ENV=production
+# production: its keys are in key files, which --rotate-keys rotates.
+"$BIN" --generate --environments production --key-path keys >/dev/null 2>&1
+# One 32-byte value at version 1 (deterministic iv, the default) for every row: each row costs
+# the same decryption, iv derivation and encryption as distinct values would.
 value=$(echo "0123456789abcdef0123456789abcdef" | "$BIN" --encrypt --prompt --no-compress)
-"$BIN" --rotate-keys >/dev/null
+"$BIN" --rotate-keys >/dev/null 2>&1
 
-sql "DROP TABLE IF EXISTS bench; CREATE TABLE bench (id BIGINT PRIMARY KEY, c TEXT)"
+sql "DROP TABLE IF EXISTS bench" 2>/dev/null
+sql "CREATE TABLE bench (id BIGINT PRIMARY KEY, c TEXT)"
 sql "INSERT INTO bench SELECT g, '$value' FROM generate_series(1, $ROWS) g"
 sql "VACUUM ANALYZE bench"
 
+declare -A took=()
 run() { # workers target-version label
   sql "VACUUM bench"
   local t0 t1
   t0=$(now)
-  /usr/bin/time -f "%M" -o "$work/rss" "$BIN" --db "$url" --re-encrypt-columns bench.c \
-    --workers "$1" --key-version "$2" --batch-size 1000 >"$work/out"
+  /usr/bin/time -v -o "$work/time" "$BIN" --db "$url" --re-encrypt-columns bench.c \
+    --workers "$1" --key-version "$2" --batch-size "${BATCH:-1000}" >"$work/out"
   t1=$(now)
-  printf '%-44s %8ss  peak RSS %6.1f MiB\n' "$3" "$(secs "$t0" "$t1")" \
-    "$(awk '{ print $1 / 1024 }' "$work/rss")"
+  took[$3]=$(secs "$t0" "$t1")
+  local rss
+  rss=$(awk -F: '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$work/time")
+  cpu=$(awk -F: '/User time|System time/ { t += $2 } END { printf "%.1f", t }' "$work/time")
+  printf '%-46s %8ss  %9.0f rows/s  CPU %5ss  peak RSS %6s MiB\n' "$3" "${took[$3]}" \
+    "$(awk -v n="$ROWS" -v t="${took[$3]}" 'BEGIN { print n / t }')" "$cpu" "$rss"
+  grep -q " $ROWS re-encrypted" "$work/out" || { cat "$work/out"; echo "not every row was re-encrypted" >&2; exit 1; }
 }
 
-echo "PostgreSQL $(sql 'SHOW server_version'), $ROWS rows, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+echo "PostgreSQL $(sql 'SHOW server_version'), $ROWS rows of 32-byte values (TEXT, $(sql "SELECT length(c) FROM bench LIMIT 1") characters stored)"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 run 1 2 "re-encrypt v1 -> v2, 1 worker (warm-up)"
 run 1 1 "re-encrypt v2 -> v1, 1 worker"
 run 2 2 "re-encrypt v1 -> v2, 2 workers"
@@ -60,6 +72,12 @@ sql "VACUUM bench"
 t0=$(now)
 sql "UPDATE bench SET c = c || ''"
 t1=$(now)
-printf '%-44s %8ss\n' "UPDATE bench SET c = c || '' (one statement)" "$(secs "$t0" "$t1")"
-cat "$work/out"
+base=$(secs "$t0" "$t1")
+printf '%-46s %8ss  %9.0f rows/s\n' "UPDATE bench SET c = c || '' (one statement)" "$base" \
+  "$(awk -v n="$ROWS" -v t="$base" 'BEGIN { print n / t }')"
+for w in "re-encrypt v2 -> v1, 1 worker" "re-encrypt v1 -> v2, 2 workers"; do
+  printf '%-46s %8sx the UPDATE (goal: at most 2x)\n' "$w" \
+    "$(awk -v a="${took[$w]}" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 sql "DROP TABLE bench"

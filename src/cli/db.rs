@@ -19,7 +19,8 @@ pub struct DbArgs {
     pub db: Option<String>,
 
     /// Count, for each TABLE.COLUMN, the values at each key version, plaintext, NULL, empty and
-    /// undecryptable (listed on standard error, exit status 1). Comma separated.
+    /// undecryptable (listed on standard error, exit status 1). Comma separated; TABLE.* is
+    /// every text and binary column of the table but its primary key.
     #[arg(long, value_name = "TABLE.COLUMN,...", group = "db_command", help_heading = DB)]
     pub inventory: Option<String>,
 

@@ -21,14 +21,17 @@ pub struct ColumnRef {
 }
 
 impl ColumnRef {
-    /// Parses `TABLE.COLUMN` (the last dot separates the column). Names may hold letters,
-    /// digits, `_` and `$`; anything else is refused, so names can be quoted safely.
+    /// Parses `TABLE.COLUMN` (the last dot separates the column), or `TABLE.*` for every text
+    /// and binary column of the table but its primary key ([`Database::expand`]). Names may
+    /// hold letters, digits, `_` and `$`; anything else is refused, so names can be quoted
+    /// safely.
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
         let bad = || {
             Error::Argument(format!(
                 "{spec:?} is not TABLE.COLUMN: name a column as table.column (or \
-                 schema.table.column), with letters, digits, _ and $ only"
+                 schema.table.column, or table.* for all its text columns), with letters, \
+                 digits, _ and $ only"
             ))
         };
         let (table, column) = spec.rsplit_once('.').ok_or_else(bad)?;
@@ -37,7 +40,10 @@ impl ColumnRef {
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
         };
-        if !ok(column) || table.split('.').count() > 2 || !table.split('.').all(ok) {
+        if !(ok(column) || column == "*")
+            || table.split('.').count() > 2
+            || !table.split('.').all(ok)
+        {
             return Err(bad());
         }
         Ok(ColumnRef {
@@ -300,6 +306,42 @@ impl Database {
         Ok(info)
     }
 
+    /// `columns` with each `TABLE.*` replaced by the table's text and binary columns that are
+    /// not part of its primary key, in table order. A table without such columns is an error.
+    pub async fn expand(&self, columns: &[ColumnRef]) -> Result<Vec<ColumnRef>> {
+        let mut out: Vec<ColumnRef> = Vec::new();
+        for c in columns {
+            if c.column != "*" {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+                continue;
+            }
+            let names = match self {
+                Database::Sqlite(p) => sqlite::text_columns(p, &c.table).await,
+                Database::Postgres(p) => postgres::text_columns(p, &c.table).await,
+                Database::MySql(p) => mysql::text_columns(p, &c.table).await,
+            }?;
+            if names.is_empty() {
+                return Err(Error::Argument(format!(
+                    "{c}: table {} has no text or binary column outside its primary key, or does \
+                     not exist",
+                    c.table
+                )));
+            }
+            for column in names {
+                let c = ColumnRef {
+                    table: c.table.clone(),
+                    column,
+                };
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` rows after `after` (all rows when `None`) in key order, of `part`.
     pub async fn fetch(
         &self,
@@ -374,6 +416,9 @@ mod tests {
         assert_eq!((c.table.as_str(), c.column.as_str()), ("users", "ssn"));
         let c = ColumnRef::parse("app.users.ssn").unwrap();
         assert_eq!(c.table, "app.users");
+        assert_eq!(ColumnRef::parse("users.*").unwrap().column, "*");
+        assert!(ColumnRef::parse("*.ssn").is_err());
+        assert!(ColumnRef::parse("users.s*").is_err());
         assert!(ColumnRef::parse("users").is_err());
         assert!(ColumnRef::parse("users.ss n").is_err());
         assert!(ColumnRef::parse("a\".b").is_err());

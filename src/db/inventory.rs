@@ -80,7 +80,7 @@ pub async fn inventory_column(
     }
 }
 
-/// Connects to `url` and counts each column.
+/// Connects to `url` and counts each column (`TABLE.*`: each text column of the table).
 pub fn inventory(
     url: &DbUrl,
     ctx: &Context,
@@ -90,18 +90,17 @@ pub fn inventory(
     let rt = super::runtime()?;
     rt.block_on(async {
         let db = Database::connect(url, 1).await?;
-        let mut out = Vec::new();
-        for c in columns {
-            match inventory_column(&db, ctx, c, on_failure).await {
-                Ok(i) => out.push((c.clone(), i)),
-                Err(e) => {
-                    db.close().await;
-                    return Err(e);
-                }
+        let result = async {
+            let mut out = Vec::new();
+            for c in db.expand(columns).await? {
+                let i = inventory_column(&db, ctx, &c, on_failure).await?;
+                out.push((c, i));
             }
+            Ok(out)
         }
+        .await;
         db.close().await;
-        Ok(out)
+        result
     })
 }
 

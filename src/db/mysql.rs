@@ -126,6 +126,34 @@ pub(crate) async fn describe(pool: &MySqlPool, col: &ColumnRef) -> Result<TableI
     })
 }
 
+/// The text and binary columns of `table` outside its primary key.
+pub(crate) async fn text_columns(pool: &MySqlPool, table: &str) -> Result<Vec<String>> {
+    let (schema, name) = match table.split_once('.') {
+        Some((s, t)) => (Some(s.to_string()), t.to_string()),
+        None => (None, table.to_string()),
+    };
+    let rows = sqlx::query(
+        "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), CAST(COLUMN_KEY AS CHAR) \
+         FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+    )
+    .bind(&schema)
+    .bind(&name)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db_error(format!("cannot read the columns of {table}"), e))?;
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            let ty = r.get::<String, _>(1).to_ascii_lowercase();
+            let key: String = r.get(2);
+            key != "PRI"
+                && (TEXT_TYPES.contains(&ty.as_str()) || BINARY_TYPES.contains(&ty.as_str()))
+        })
+        .map(|r| r.get(0))
+        .collect())
+}
+
 fn bind_key(args: &mut MySqlArguments, v: &KeyValue) -> sqlx::Result<()> {
     match v {
         KeyValue::Int(i) => args.add(*i),

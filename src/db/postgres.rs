@@ -104,6 +104,31 @@ pub(crate) async fn describe(pool: &PgPool, col: &ColumnRef) -> Result<TableInfo
     })
 }
 
+/// The text and bytea columns of `table` outside its primary key.
+pub(crate) async fn text_columns(pool: &PgPool, table: &str) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT a.attname::text, t.typname::text, \
+         COALESCE(a.attnum = ANY((SELECT i.indkey FROM pg_index i \
+           WHERE i.indrelid = a.attrelid AND i.indisprimary)::int2[]), false) \
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attnum",
+    )
+    .bind(quote(table, '"'))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db_error(format!("cannot read the columns of {table}"), e))?;
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            let ty: String = r.get(1);
+            let in_key: bool = r.get(2);
+            !in_key && (ty == "bytea" || TEXT_TYPES.contains(&ty.as_str()))
+        })
+        .map(|r| r.get(0))
+        .collect())
+}
+
 fn bind_key(args: &mut PgArguments, v: &KeyValue) -> sqlx::Result<()> {
     match v {
         KeyValue::Int(i) => args.add(*i),

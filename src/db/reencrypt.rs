@@ -334,7 +334,8 @@ pub fn re_encrypt_column(
     Ok(total)
 }
 
-/// Connects to `url` and re-encrypts each column in turn.
+/// Connects to `url` and re-encrypts each column in turn (`TABLE.*`: each text column of the
+/// table).
 pub fn re_encrypt(
     url: &DbUrl,
     ctx: &Context,
@@ -344,10 +345,12 @@ pub fn re_encrypt(
 ) -> Result<Vec<(ColumnRef, Summary)>> {
     let rt = super::runtime()?;
     let db = rt.block_on(Database::connect(url, opts.workers))?;
-    let result = columns
-        .iter()
-        .map(|c| re_encrypt_column(&rt, &db, url, ctx, c, opts, on_event).map(|s| (c.clone(), s)))
-        .collect();
+    let result = rt.block_on(db.expand(columns)).and_then(|columns| {
+        columns
+            .into_iter()
+            .map(|c| re_encrypt_column(&rt, &db, url, ctx, &c, opts, on_event).map(|s| (c, s)))
+            .collect()
+    });
     rt.block_on(db.close());
     result
 }

@@ -106,6 +106,34 @@ pub(crate) async fn describe(pool: &SqlitePool, col: &ColumnRef) -> Result<Table
     })
 }
 
+/// The columns of `table` that can hold encrypted values (declared text, character, CLOB or
+/// BLOB types, or none), outside the primary key.
+pub(crate) async fn text_columns(pool: &SqlitePool, table: &str) -> Result<Vec<String>> {
+    let (schema, name) = split_table(table);
+    let rows = sqlx::query("SELECT name, type, pk FROM pragma_table_info(?, ?) ORDER BY cid")
+        .bind(name)
+        .bind(schema)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| db_error(format!("cannot read the columns of {table}"), e))?;
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            let ty = r
+                .get::<Option<String>, _>(1)
+                .unwrap_or_default()
+                .to_uppercase();
+            let pk: i64 = r.get(2);
+            pk == 0
+                && (ty.is_empty()
+                    || ["CHAR", "CLOB", "TEXT", "BLOB"]
+                        .iter()
+                        .any(|t| ty.contains(t)))
+        })
+        .map(|r| r.get(0))
+        .collect())
+}
+
 fn bind_key(args: &mut SqliteArguments<'_>, v: &KeyValue) -> sqlx::Result<()> {
     match v {
         KeyValue::Int(i) => args.add(*i),

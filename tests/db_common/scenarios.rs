@@ -94,6 +94,11 @@ pub fn mixed_column(t: &TestDb, table: &str) {
     assert_eq!((r.total, r.null, r.empty, r.plaintext), (11, 3, 1, 1));
     assert_eq!(r.versions, BTreeMap::from([(1, 3), (2, 2), (3, 1)]));
 
+    // TABLE.* is every text and binary column but the key.
+    let all = ColumnRef::parse_list(&format!("{table}.*,{table}.raw")).unwrap();
+    let inv_all = inventory::inventory(&t.url, &ctx, &all, &|_| {}).unwrap();
+    assert_eq!(inv_all, inv);
+
     // Dry run changes nothing.
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(dir.path());
@@ -248,6 +253,12 @@ pub fn no_primary_key(t: &TestDb, table: &str) {
     let missing = ColumnRef::parse_list(&format!("{table}.nope")).unwrap();
     let e = inventory::inventory(&t.url, &ctx, &missing, &|_| {}).unwrap_err();
     assert!(e.to_string().contains("has no column nope"), "{e}");
+    let star = ColumnRef::parse_list(&format!("{table}.*")).unwrap();
+    let e = reencrypt::re_encrypt(&t.url, &ctx, &star, &opts(dir.path()), &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("has no primary key"), "{e}");
+    let nothing = ColumnRef::parse_list("se_no_such_table.*").unwrap();
+    let e = inventory::inventory(&t.url, &ctx, &nothing, &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("or does not exist"), "{e}");
 }
 
 /// Two shards, as two machines would run them (one after the other here, and then at once):
