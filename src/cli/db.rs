@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 
 const DB: &str = "Database columns (after a key rotation)";
 
-/// The database flags of the command line.
-#[derive(clap::Args, Debug, Clone, Default)]
+/// The database flags of the command line. Its `Debug` hides the URL (it may hold a password).
+#[derive(clap::Args, Clone, Default)]
 // Without these, the doc comment above would become the whole command's description in --help.
 #[command(about = None, long_about = None)]
 pub struct DbArgs {
@@ -62,6 +62,24 @@ pub struct DbArgs {
     /// Directory for checkpoint files. [default: the current directory]
     #[arg(long, value_name = "DIR", conflicts_with = "inventory", help_heading = DB)]
     pub checkpoint_dir: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for DbArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbArgs")
+            .field("db", &self.db.as_ref().map(|_| "<hidden>"))
+            .field("inventory", &self.inventory)
+            .field("json", &self.json)
+            .field("re_encrypt_columns", &self.re_encrypt_columns)
+            .field("batch_size", &self.batch_size)
+            .field("workers", &self.workers)
+            .field("shard", &self.shard)
+            .field("resume", &self.resume)
+            .field("dry_run", &self.dry_run)
+            .field("max_rows_per_second", &self.max_rows_per_second)
+            .field("checkpoint_dir", &self.checkpoint_dir)
+            .finish()
+    }
 }
 
 /// What a database command ends with.
@@ -235,4 +253,22 @@ pub fn re_encrypt_columns(
         stdout,
         undecryptable,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_url() {
+        let args = DbArgs {
+            db: Some("postgres://app:s3cret@db/prod".into()),
+            ..DbArgs::default()
+        };
+        let shown = format!("{args:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<hidden>"),
+            "{shown}"
+        );
+    }
 }
