@@ -105,6 +105,21 @@ typedef struct se_report se_report;
 typedef struct se_writer se_writer;
 
 /**
+ * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
+ * An empty result has `data == NULL` and `len == 0`.
+ */
+typedef struct se_bytes {
+  /**
+   * The bytes (owned by the library until `se_bytes_free`), or NULL when empty.
+   */
+  uint8_t *data;
+  /**
+   * Their number.
+   */
+  size_t len;
+} se_bytes;
+
+/**
  * The command line's key-management options, as text. Every field NULL (0 for the integer)
  * means the command line's default for that option. Get one from `se_key_options_default`.
  */
@@ -146,15 +161,6 @@ typedef struct se_key_options {
    */
   int32_t rolling_deploy;
 } se_key_options;
-
-/**
- * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
- * An empty result has `data == NULL` and `len == 0`.
- */
-typedef struct se_bytes {
-  uint8_t *data;
-  size_t len;
-} se_bytes;
 
 /**
  * The gem's `Keystore::<Name>.generate_data_key` arguments. Strings NULL mean "not given".
@@ -367,7 +373,13 @@ typedef struct se_encrypt_options {
  * A borrowed input buffer, for the batch calls.
  */
 typedef struct se_slice {
+  /**
+   * The bytes (NULL allowed when `len` is 0).
+   */
   const uint8_t *data;
+  /**
+   * Their number.
+   */
   size_t len;
 } se_slice;
 
@@ -391,6 +403,34 @@ const char *se_backend(void);
  * has failed). Messages never contain key material or plaintext.
  */
 const char *se_last_error(void);
+
+/**
+ * Encrypts chunk `index` (from 0) of a chunked stream: `len` bytes at `data` under `key`
+ * (`key_len` bytes, as `cipher_name` needs), with the nonce `nonce_prefix` (7 bytes) ||
+ * `index` (u32, big-endian) || `last` (1 for the stream's last chunk, else 0) and the AAD
+ * `header` (every byte of the stream's header). On success `*out` holds the ciphertext
+ * followed by the 16-byte tag; free it with `se_bytes_free`.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL, a CBC cipher, a key or prefix of the wrong length,
+ * an unknown cipher name), `SE_ERROR_CIPHER` (`index` 2^32 or more).
+ *
+ * # Safety
+ * `cipher_name` NUL-terminated; `key`, `nonce_prefix`, `header`, `data` valid for their
+ * lengths (NULL allowed when a length is 0); `out` writable.
+ */
+enum se_status se_chunk_seal(const char *cipher_name, const uint8_t *key, size_t key_len, const uint8_t *nonce_prefix, size_t prefix_len, const uint8_t *header, size_t header_len, uint64_t index, int32_t last, const uint8_t *data, size_t len, struct se_bytes *out);
+
+/**
+ * Decrypts `len` bytes at `frame` (ciphertext and 16-byte tag) as chunk `index` of the stream
+ * described by the same arguments as `se_chunk_seal`; `last` says whether the reader found it
+ * at the end of the stream. On success `*out` holds the plaintext (free it with
+ * `se_bytes_free`, which zeroes it). Errors: as `se_chunk_seal`, plus `SE_ERROR_CIPHER` (a
+ * frame shorter than its tag: the stream was truncated) and `SE_ERROR_AUTHENTICATION` (the
+ * frame was changed, moved, taken from another stream, or the stream was cut after it).
+ *
+ * # Safety
+ * As `se_chunk_seal`, with `frame` valid for `len` bytes.
+ */
+enum se_status se_chunk_open(const char *cipher_name, const uint8_t *key, size_t key_len, const uint8_t *nonce_prefix, size_t prefix_len, const uint8_t *header, size_t header_len, uint64_t index, int32_t last, const uint8_t *frame, size_t len, struct se_bytes *out);
 
 /**
  * `se_key_options` with every option unset (the command line's defaults).

@@ -16,11 +16,17 @@ use crate::key::SecretBytes;
 /// A cipher algorithm the gem knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CipherName {
+    /// `aes-128-cbc`: 16-byte key, 16-byte iv, not authenticated.
     Aes128Cbc,
+    /// `aes-192-cbc`: 24-byte key, 16-byte iv, not authenticated.
     Aes192Cbc,
+    /// `aes-256-cbc`: 32-byte key, 16-byte iv, not authenticated (gem 4.x's default).
     Aes256Cbc,
+    /// `aes-128-gcm`: 16-byte key, 12-byte iv, authenticated.
     Aes128Gcm,
+    /// `aes-192-gcm`: 24-byte key, 12-byte iv, authenticated.
     Aes192Gcm,
+    /// `aes-256-gcm`: 32-byte key, 12-byte iv, authenticated (gem 5.0's default).
     Aes256Gcm,
 }
 
@@ -206,15 +212,20 @@ impl Cipher {
         self
     }
 
+    /// The cipher (algorithm, key size and mode).
     pub fn cipher_name(&self) -> CipherName {
         self.name
     }
+    /// The key version written into the header of every value this cipher encrypts.
     pub fn version(&self) -> u8 {
         self.version
     }
+    /// How encrypted values are encoded as text.
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
+    /// Whether values get a header even when the options do not ask for one (the gem's
+    /// `always_add_header`, on unless the configuration turns it off).
     pub fn always_add_header(&self) -> bool {
         self.always_add_header
     }

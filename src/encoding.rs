@@ -248,7 +248,7 @@ fn decode_base64_urlsafe(text: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn decode_base16(text: &[u8]) -> Result<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(Error::Encoding(format!(
             "invalid base16 input: odd length {} (hex comes in pairs of digits)",
             text.len()

@@ -50,24 +50,37 @@ impl fmt::Display for ErrorKind {
 /// The library's error: a kind and a message for people.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A value given to the library is invalid: a NULL pointer, a bad option, a key of the
+    /// wrong length.
     #[error("{0}")]
     Argument(String),
+    /// The configuration file or an entry is invalid, or the environment is missing.
     #[error("{0}")]
     Config(String),
+    /// A key could not be read: a key file (missing, wrong mode or owner), an environment
+    /// variable, KMS or Vault.
     #[error("{0}")]
     Keystore(String),
+    /// A value or stream could not be encrypted or decrypted: unknown version, malformed or
+    /// truncated data, bad padding, a limit exceeded.
     #[error("{0}")]
     Cipher(String),
+    /// A GCM tag did not match: the data was altered or truncated, or the key is wrong.
     #[error("{0}")]
     Authentication(String),
+    /// The text is not valid in the cipher's encoding (for example non-hex base16).
     #[error("{0}")]
     Encoding(String),
+    /// Reading or writing a file or stream failed.
     #[error("{message}: {source}")]
     Io {
+        /// What was being done, naming the file.
         message: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A bug in this library; the message says where.
     #[error("internal error (a bug in symmetric-encryption, please report it): {0}")]
     Internal(String),
 }

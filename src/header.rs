@@ -10,16 +10,24 @@ pub const MAGIC: &[u8; 4] = b"@EnC";
 
 /// Flag bits of the header's second byte.
 pub mod flags {
+    /// The data is deflated (zlib) before it is encrypted.
     pub const COMPRESSED: u8 = 0x80;
+    /// The header holds the iv (a random or deterministic iv, or a chunked stream's nonce
+    /// prefix).
     pub const IV: u8 = 0x40;
+    /// The header holds a per-value or per-stream key, encrypted with the version's key.
     pub const KEY: u8 = 0x20;
+    /// The header names the cipher (when it differs from the version's).
     pub const CIPHER_NAME: u8 = 0x10;
+    /// The header holds the GCM auth tag.
     pub const AUTH_TAG: u8 = 0x08;
+    /// A chunked GCM stream: the header holds the chunk-size exponent.
     pub const CHUNKED: u8 = 0x04;
 }
 
-/// Smallest and largest chunk-size exponents (1 KiB ..= 16 MiB).
+/// Smallest chunk-size exponent of a chunked stream (1 KiB chunks).
 pub const MIN_CHUNK_LOG2: u8 = 10;
+/// Largest chunk-size exponent of a chunked stream (16 MiB chunks).
 pub const MAX_CHUNK_LOG2: u8 = 24;
 
 /// The fields of a header.
@@ -63,6 +71,7 @@ impl std::fmt::Debug for Header {
 /// A parsed header and where it sits in the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
+    /// The header's fields.
     pub header: Header,
     /// Header length in bytes: the data starts here.
     pub len: usize,

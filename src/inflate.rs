@@ -69,7 +69,7 @@ pub(crate) fn limit_exceeded(limit: u64) -> Error {
 /// `n` bytes in the largest binary unit that divides it (`64 MiB`), else in bytes.
 pub(crate) fn human(n: u64) -> String {
     for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{} {unit}", n >> shift);
         }
     }

@@ -16,6 +16,7 @@
 //! ```
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 #![deny(unsafe_code)]
 
 pub mod cipher;

@@ -159,7 +159,7 @@ fn fuzz(name: &str) {
         let input = mutate(&corpus, &mut rng);
         check(name, &input);
         // No coverage feedback on stable: keep some mutants so mutations compound.
-        if rng.next_u32() % 16 == 0 && corpus.len() < 4096 {
+        if rng.next_u32().is_multiple_of(16) && corpus.len() < 4096 {
             corpus.push(input);
         }
         count += 1;

@@ -35,7 +35,7 @@ fn a_flipping_symlink_never_loads_the_world_readable_key() {
             let mut flips = 0u64;
             let tmp = dir.join("next.key");
             while !stop.load(Ordering::Relaxed) {
-                let to = if flips % 2 == 0 {
+                let to = if flips.is_multiple_of(2) {
                     "bad.key"
                 } else {
                     "good.key"

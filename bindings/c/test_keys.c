@@ -291,9 +291,9 @@ static void run_keystore(const char *store, const char *base) {
     CHECK(se_report_failures(r) == 0, "%s re-encrypt failures: %s", store, se_report_stderr(r));
     CHECK(se_report_written(r) == 1, "%s re-encrypt: changed something", store);
     const char *rs = se_report_stdout(r);
-    CHECK(strstr(rs, "Re-encrypted the whole file, version 1 -> 2: data/blob.enc") != NULL,
+    CHECK(strstr(rs, "Re-encrypting entire file: data/blob.enc (version 1 -> 2)") != NULL,
           "%s re-encrypt stdout: %s", store, rs);
-    CHECK(strstr(rs, "Re-encrypted 1 value(s): data/values.yml") != NULL, "%s re-encrypt: %s",
+    CHECK(strstr(rs, "Re-encrypted 1 encrypted value(s) in: data/values.yml") != NULL, "%s re-encrypt: %s",
           store, rs);
     se_report_free(r);
     char *text = slurp("data/values.yml");

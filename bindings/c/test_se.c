@@ -1127,6 +1127,41 @@ static void test_failed_seek_leaves_reader(void) {
   se_context_free(ctx);
 }
 
+/* se_chunk_seal / se_chunk_open: one frame of a chunked stream. The expected frame was computed
+   with Ruby's OpenSSL (aes-256-gcm, nonce "1234567" || 00000001 || 01, AAD "the header"). */
+static void test_chunk_frames(void) {
+  const uint8_t *key = (const uint8_t *)"0123456789abcdef0123456789abcdef";
+  const uint8_t *prefix = (const uint8_t *)"1234567";
+  const uint8_t *aad = (const uint8_t *)"the header";
+  uint8_t *want;
+  size_t want_len = unhex("9645503e02f8f55c6bb8ad7c0c13bb8231115297", &want);
+  se_bytes frame = {0}, plain = {0};
+  CHECK_STATUS(se_chunk_seal("aes-256-gcm", key, 32, prefix, 7, aad, 10, 1, 1, (const uint8_t *)"tail", 4, &frame), SE_OK);
+  CHECK(frame.len == want_len && memcmp(frame.data, want, want_len) == 0, "chunk frame matches OpenSSL's");
+  CHECK_STATUS(se_chunk_open("aes-256-gcm", key, 32, prefix, 7, aad, 10, 1, 1, frame.data, frame.len, &plain), SE_OK);
+  CHECK(plain.len == 4 && memcmp(plain.data, "tail", 4) == 0, "chunk frame opens");
+  se_bytes_free(&plain);
+  /* moved, claimed not last, another header: authentication failures, nothing returned */
+  CHECK_STATUS(se_chunk_open("aes-256-gcm", key, 32, prefix, 7, aad, 10, 2, 1, frame.data, frame.len, &plain), SE_ERROR_AUTHENTICATION);
+  CHECK(plain.data == NULL && plain.len == 0, "no plaintext after a failed check");
+  CHECK_STATUS(se_chunk_open("aes-256-gcm", key, 32, prefix, 7, aad, 10, 1, 0, frame.data, frame.len, &plain), SE_ERROR_AUTHENTICATION);
+  CHECK_STATUS(se_chunk_open("aes-256-gcm", key, 32, prefix, 7, (const uint8_t *)"other", 5, 1, 1, frame.data, frame.len, &plain), SE_ERROR_AUTHENTICATION);
+  CHECK_STATUS(se_chunk_open("aes-256-gcm", key, 32, prefix, 7, aad, 10, 1, 1, frame.data, 15, &plain), SE_ERROR_CIPHER);
+  CHECK(strstr(se_last_error(), "truncated") != NULL, "short frame: %s", se_last_error());
+  se_bytes_free(&frame);
+  /* bad arguments */
+  CHECK_STATUS(se_chunk_seal("aes-256-cbc", key, 32, prefix, 7, aad, 10, 0, 1, key, 4, &frame), SE_ERROR_ARGUMENT);
+  CHECK(strstr(se_last_error(), "not an authenticated cipher") != NULL, "cbc: %s", se_last_error());
+  CHECK_STATUS(se_chunk_seal("aes-256-gcm", key, 16, prefix, 7, aad, 10, 0, 1, key, 4, &frame), SE_ERROR_ARGUMENT);
+  CHECK(strstr(se_last_error(), "0123456789abcdef") == NULL, "key not in the message");
+  CHECK_STATUS(se_chunk_seal("aes-256-gcm", key, 32, prefix, 6, aad, 10, 0, 1, key, 4, &frame), SE_ERROR_ARGUMENT);
+  CHECK_STATUS(se_chunk_seal("aes-256-gcm", key, 32, prefix, 7, aad, 10, (uint64_t)1 << 32, 1, key, 4, &frame), SE_ERROR_CIPHER);
+  CHECK_STATUS(se_chunk_seal(NULL, key, 32, prefix, 7, aad, 10, 0, 1, key, 4, &frame), SE_ERROR_ARGUMENT);
+  CHECK_STATUS(se_chunk_seal("aes-256-gcm", key, 32, prefix, 7, aad, 10, 0, 1, key, 4, NULL), SE_ERROR_ARGUMENT);
+  CHECK(frame.data == NULL, "out stays empty after failures");
+  free(want);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -1138,6 +1173,7 @@ int main(int argc, char **argv) {
   test_null_and_bad_arguments();
   test_round_trip_and_errors();
   test_binary_and_combine();
+  test_chunk_frames();
   test_gem_values();
   test_config_load();
   test_shared_versions();

@@ -28,7 +28,8 @@ commands that change it (--generate, --rotate-keys, --rotate-kek, --activate-key
 --cleanup-keys, --migrate).";
 
 const USAGE: &str = "\
-symmetric-encryption --encrypt [FILE] | --decrypt [FILE] [--prompt] [--output FILE] [OPTIONS]
+symmetric-encryption [options]
+       symmetric-encryption --encrypt [FILE] | --decrypt [FILE] [--prompt] [--output FILE] [OPTIONS]
        symmetric-encryption --new-password [SIZE] | --re-encrypt [PATTERN] | --info FILE_OR_VALUE
        symmetric-encryption --generate | --rotate-keys | --rotate-kek | --activate-key |
                             --cleanup-keys | --migrate [OPTIONS]
@@ -437,7 +438,12 @@ fn re_encrypt(args: &Args, pattern: &str) -> Result<(), Failure> {
         }
     })?;
     output?;
-    say(&format!("{}\n", summary.line(pattern)))?;
+    if summary.files == 0 {
+        // Nothing was done: a note on standard error, as the gem prints nothing at all.
+        warn(&summary.line(pattern));
+    } else {
+        say(&format!("{}\n", summary.line(pattern)))?;
+    }
     if summary.failures > 0 {
         return Err(Failure::Message(format!(
             "{} file(s) could not be fully re-encrypted and were left as they were (named above)",

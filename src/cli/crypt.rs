@@ -93,7 +93,9 @@ impl Output {
 /// read; the caller decides how often to show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
+    /// Input bytes read so far.
     pub done: u64,
+    /// The input's size, when it is a file whose size is known.
     pub total: Option<u64>,
 }
 

@@ -26,9 +26,17 @@ const MAX_VALUE_FILE: u64 = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     /// An encrypted file (a stream written by `--encrypt` or the gem's `Writer`).
-    Stream { path: String, size: u64 },
+    Stream {
+        /// The file as given.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// A file holding one encoded value.
-    ValueFile { path: String },
+    ValueFile {
+        /// The file as given.
+        path: String,
+    },
     /// An encoded value given on the command line.
     Value,
 }
@@ -37,7 +45,11 @@ pub enum Subject {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Decrypted all the way through (and, for GCM, authenticated).
-    Decrypts { authenticated: bool },
+    Decrypts {
+        /// Whether a GCM tag checked it (false for CBC, which cannot tell a wrong key or
+        /// altered data from the right plaintext).
+        authenticated: bool,
+    },
     /// It does not: why.
     DoesNot(String),
     /// The configuration could not be loaded: why.
@@ -47,6 +59,7 @@ pub enum Verdict {
 /// What `--info` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
+    /// What was examined: a value or a file.
     pub subject: Subject,
     /// The encoding a value was decoded with (`None` for streams, which are binary).
     pub encoding: Option<Encoding>,
@@ -58,6 +71,7 @@ pub struct Info {
     pub config_label: String,
     /// The loaded configuration's versions, primary first (empty when it did not load).
     pub versions: Vec<(u8, CipherName)>,
+    /// Whether this configuration can decrypt it, and if not why.
     pub verdict: Verdict,
 }
 

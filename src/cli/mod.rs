@@ -127,7 +127,7 @@ impl Target {
 /// would be used.
 pub fn version_text(target: &Target) -> String {
     format!(
-        "symmetric-encryption {}\ncrypto backend: {}\nfeatures: {}\nenvironment: {}\n",
+        "Symmetric Encryption v{}\ncrypto backend: {}\nfeatures: {}\nenvironment: {}\n",
         crate::VERSION,
         crate::crypto::BACKEND,
         features_text(),
@@ -137,40 +137,38 @@ pub fn version_text(target: &Target) -> String {
 
 /// The cargo features this build has, and what the missing release features mean.
 pub fn features_text() -> String {
-    let on: Vec<&str> = [
-        ("aws-kms", cfg!(feature = "aws-kms")),
-        ("aws-lc", cfg!(feature = "aws-lc")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
-    if on.len() == 2 {
-        "aws-kms, aws-lc (the release build: AWS KMS keystore, AWS-LC crypto)".into()
-    } else {
-        format!(
-            "{} (not the release build: {}; install that with cargo install --path . --locked \
-             --features aws-kms,aws-lc)",
-            if on.is_empty() {
-                "none".to_string()
-            } else {
-                on.join(", ")
-            },
-            [
-                (!cfg!(feature = "aws-kms")).then_some("no aws keystore"),
-                (!cfg!(feature = "aws-lc")).then_some("RustCrypto instead of AWS-LC"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ")
-        )
+    let release = [
+        ("aws-kms", cfg!(feature = "aws-kms"), "no aws keystore"),
+        (
+            "aws-lc",
+            cfg!(feature = "aws-lc"),
+            "RustCrypto instead of AWS-LC",
+        ),
+        ("vault", cfg!(feature = "vault"), "no vault keystore"),
+    ];
+    let on: Vec<&str> = release.iter().filter(|f| f.1).map(|f| f.0).collect();
+    if on.len() == release.len() {
+        return "aws-kms, aws-lc, vault (the release build: AWS KMS and Vault keystores, AWS-LC \
+                crypto)"
+            .into();
     }
+    let missing: Vec<&str> = release.iter().filter(|f| !f.1).map(|f| f.2).collect();
+    format!(
+        "{} (not the release build: {}; install that with cargo install --path . --locked \
+         --features aws-kms,aws-lc,vault)",
+        if on.is_empty() {
+            "none".to_string()
+        } else {
+            on.join(", ")
+        },
+        missing.join(", ")
+    )
 }
 
 /// What `--ciphers` prints: the ciphers this library reads and writes, with their key and iv
 /// sizes.
 pub fn ciphers_text() -> String {
-    let mut out = String::from("Ciphers (key and iv sizes in bytes):\n");
+    let mut out = String::from("Available Ciphers: (key and iv sizes in bytes)\n");
     for c in CipherName::ALL {
         out.push_str(&format!(
             "  {:<12} key {:>2}  iv {:>2}  {}{}\n",

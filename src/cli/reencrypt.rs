@@ -39,9 +39,17 @@ pub const MAX_TEXT_FILE: u64 = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileOutcome {
     /// A whole encrypted file, re-encrypted.
-    File { from: u8, to: u8 },
+    File {
+        /// The version it was encrypted with.
+        from: u8,
+        /// The version it is encrypted with now.
+        to: u8,
+    },
     /// A whole encrypted file already at the target version.
-    FileCurrent { version: u8 },
+    FileCurrent {
+        /// That version.
+        version: u8,
+    },
     /// Encrypted values found in a text file.
     Values {
         /// Re-encrypted and replaced.
@@ -56,15 +64,23 @@ pub enum FileOutcome {
     /// No encrypted value in the file.
     Nothing,
     /// Not an encrypted file, and too large to search for values.
-    TooLarge { size: u64 },
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
     /// The file could not be re-encrypted; it was left as it was.
-    Failed { error: String },
+    Failed {
+        /// Why.
+        error: String,
+    },
 }
 
 /// One file's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileReport {
+    /// The file.
     pub path: PathBuf,
+    /// What was done to it.
     pub outcome: FileOutcome,
 }
 
@@ -82,10 +98,11 @@ impl FileReport {
         let p = self.path.display();
         Some(match &self.outcome {
             FileOutcome::File { from, to } => {
-                format!("Re-encrypted the whole file, version {from} -> {to}: {p}")
+                // The gem's wording (scripts grep for it), with the versions added.
+                format!("Re-encrypting entire file: {p} (version {from} -> {to})")
             }
             FileOutcome::FileCurrent { version } => {
-                format!("Already version {version}, left unchanged: {p}")
+                format!("Skipping already re-encrypted file: {p} (version {version})")
             }
             FileOutcome::Values {
                 replaced,
@@ -95,7 +112,7 @@ impl FileReport {
             } => {
                 let mut parts = Vec::new();
                 if *replaced > 0 {
-                    parts.push(format!("re-encrypted {replaced} value(s)"));
+                    parts.push(format!("re-encrypted {replaced} encrypted value(s)"));
                 }
                 if *current > 0 {
                     parts.push(format!("{current} value(s) already current"));
@@ -110,7 +127,7 @@ impl FileReport {
                 if let Some(first) = s.get_mut(..1) {
                     first.make_ascii_uppercase();
                 }
-                format!("{s}: {p}")
+                format!("{s} in: {p}")
             }
             FileOutcome::Nothing => return None,
             FileOutcome::TooLarge { size } => format!(

@@ -50,18 +50,38 @@ pub fn default_key_path() -> PathBuf {
 pub enum Notice {
     /// A key file was written; `previous` is where the file it replaced was moved.
     KeyFileWritten {
+        /// The key file.
         path: PathBuf,
+        /// Where the file it replaced was moved, if there was one.
         previous: Option<PathBuf>,
     },
     /// Set this environment variable wherever the application runs (`environment` keystore).
-    SetEnvironmentVariable { name: String, value: String },
+    SetEnvironmentVariable {
+        /// The variable's name.
+        name: String,
+        /// Its value: the encrypted key, base64 (never a plaintext key).
+        value: String,
+    },
     /// Add this variable to the Heroku app (`heroku` keystore).
-    HerokuConfigAdd { name: String, value: String },
+    HerokuConfigAdd {
+        /// The variable's name.
+        name: String,
+        /// Its value: the encrypted key, base64.
+        value: String,
+    },
     /// The Vault transit key at `path` (`transit/keys/NAME`) did not exist and was created.
-    TransitKeyCreated { path: String },
+    TransitKeyCreated {
+        /// Mount and key name.
+        path: String,
+    },
     /// The Vault transit key at `path` was rotated to `version`, and the stored data keys it
     /// wraps were rewrapped with it.
-    TransitKeyRotated { path: String, version: u32 },
+    TransitKeyRotated {
+        /// Mount and key name.
+        path: String,
+        /// The transit key's new version.
+        version: u32,
+    },
 }
 
 impl fmt::Debug for Notice {
@@ -142,6 +162,7 @@ impl fmt::Display for Notice {
 /// Versions removed from (or to be removed from) one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removal {
+    /// The environment's name.
     pub environment: String,
     /// In file order.
     pub versions: Vec<u8>,
@@ -165,7 +186,9 @@ pub struct Report {
 /// A data key (and its iv) to put into a keystore.
 #[derive(Debug, Clone)]
 pub struct DataKey {
+    /// The raw key (zeroized when dropped, never printed).
     pub key: SecretBytes,
+    /// The raw iv; `None` for a cipher entry without one.
     pub iv: Option<SecretBytes>,
 }
 
@@ -182,9 +205,13 @@ impl DataKey {
 /// What [`generate_data_key`] makes.
 #[derive(Debug, Clone)]
 pub struct DataKeySpec {
+    /// Where the key is kept.
     pub keystore: KeystoreKind,
+    /// The new entry's cipher.
     pub cipher_name: CipherName,
+    /// The application's name, part of key file and variable names.
     pub app_name: String,
+    /// The environment the key is for.
     pub environment: String,
     /// The version of the new entry.
     pub version: u8,

@@ -279,7 +279,7 @@ fn node_out(n: &Node) -> Out {
 // ---- Block emitter ----------------------------------------------------------------------------
 
 fn pad(w: &mut String, indent: usize) {
-    w.extend(std::iter::repeat(' ').take(indent));
+    w.extend(std::iter::repeat_n(' ', indent));
 }
 
 fn emit_map(w: &mut String, pairs: &[(Out, Out)], indent: usize, first_inline: bool) {
@@ -554,7 +554,7 @@ fn is_float(s: &str) -> bool {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
-    let exp_ok = exp.map_or(true, |e| {
+    let exp_ok = exp.is_none_or(|e| {
         e.len() >= 2 && e.starts_with(['-', '+']) && e[1..].chars().all(|c| c.is_ascii_digit())
     });
     int_ok && frac.chars().all(|c| c.is_ascii_digit()) && exp_ok

@@ -34,7 +34,9 @@ pub const BACKEND: &str = backend::NAME;
 /// Block cipher mode of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Cipher block chaining with PKCS#7 padding (the gem's `-cbc` ciphers).
     Cbc,
+    /// Galois/counter mode with a 16-byte tag (the gem's `-gcm` ciphers).
     Gcm,
 }
 
@@ -93,7 +95,7 @@ impl PreparedKey {
 
     /// CBC-decrypts `data` and removes the PKCS#7 padding, appending the plaintext to `out`.
     pub fn cbc_decrypt(&self, iv: &[u8; BLOCK_LEN], data: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        if data.is_empty() || data.len() % BLOCK_LEN != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(BLOCK_LEN) {
             return Err(wrong_final_block_length(data.len()));
         }
         let start = out.len();
@@ -116,7 +118,7 @@ impl PreparedKey {
     /// CBC over whole blocks with no padding, in place; returns the last ciphertext block (the
     /// next iv). `buf.len()` must be a multiple of 16.
     fn cbc_blocks(&self, iv: &[u8; BLOCK_LEN], buf: &mut [u8], encrypt: bool) -> Result<[u8; 16]> {
-        debug_assert!(buf.len() % BLOCK_LEN == 0);
+        debug_assert!(buf.len().is_multiple_of(BLOCK_LEN));
         if buf.is_empty() {
             return Ok(*iv);
         }

@@ -783,8 +783,14 @@ pub unsafe extern "C" fn se_reencrypt(
             }
         })?;
         let last = summary.line(pattern);
-        out.push_str(&last);
-        out.push('\n');
+        // "No files match": standard error, as the command line prints it.
+        let to = if summary.files == 0 {
+            &mut err
+        } else {
+            &mut out
+        };
+        to.push_str(&last);
+        to.push('\n');
         r.lines.push(c_text(&last));
         r.stdout = c_text(&out);
         r.stderr = c_text(&err);

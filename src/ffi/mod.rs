@@ -14,12 +14,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
+mod chunk;
 mod config;
 mod context;
 mod secret;
 mod stream;
 mod value;
 
+pub use chunk::*;
 pub use config::*;
 pub use context::*;
 pub use secret::*;

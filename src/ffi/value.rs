@@ -13,7 +13,9 @@ use crate::header::{self, Header};
 #[repr(C)]
 #[derive(Debug)]
 pub struct se_bytes {
+    /// The bytes (owned by the library until `se_bytes_free`), or NULL when empty.
     pub data: *mut u8,
+    /// Their number.
     pub len: usize,
 }
 
@@ -428,7 +430,9 @@ pub unsafe extern "C" fn se_random_bytes(len: usize, out: *mut se_bytes) -> se_s
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct se_slice {
+    /// The bytes (NULL allowed when `len` is 0).
     pub data: *const u8,
+    /// Their number.
     pub len: usize,
 }
 

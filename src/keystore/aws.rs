@@ -122,7 +122,7 @@ pub fn current_region(configured: Option<&str>) -> Result<String> {
 
 /// Checks an aws entry's fields (in every build, with or without KMS support).
 pub fn validate(master_key_alias: Option<&str>, key_files: &[AwsKeyFile]) -> Result<()> {
-    if master_key_alias.map_or(true, |a| a.trim().is_empty()) {
+    if master_key_alias.is_none_or(|a| a.trim().is_empty()) {
         return Err(Error::Config(
             "the aws keystore needs master_key_alias (e.g. alias/symmetric-encryption/APP/ENV)"
                 .into(),

@@ -271,22 +271,27 @@ mod users {
         })
     }
 
+    /// The process's effective user id.
     pub fn current_uid() -> u32 {
         crate::sys::effective_uid()
     }
 
+    /// The user id of user `name` (from /etc/passwd).
     pub fn uid_of(name: &str) -> Option<u32> {
         lookup("/etc/passwd", |n, _| n == name).map(|(_, id)| id)
     }
 
+    /// The group id of group `name` (from /etc/group).
     pub fn gid_of(name: &str) -> Option<u32> {
         lookup("/etc/group", |n, _| n == name).map(|(_, id)| id)
     }
 
+    /// The name of user `uid` (from /etc/passwd).
     pub fn user_name(uid: u32) -> Option<String> {
         lookup("/etc/passwd", |_, id| id == uid).map(|(n, _)| n)
     }
 
+    /// `uid 1000 (deploy)`, or `uid 1000` for a user without a name, for messages.
     pub fn describe_user(uid: u32) -> String {
         match user_name(uid) {
             Some(n) => format!("uid {uid} ({n})"),
@@ -294,6 +299,7 @@ mod users {
         }
     }
 
+    /// `gid 1000 (deploy)`, or `gid 1000`, for messages.
     pub fn describe_group(gid: u32) -> String {
         match lookup("/etc/group", |_, id| id == gid) {
             Some((n, _)) => format!("gid {gid} ({n})"),

@@ -7,7 +7,10 @@
 //! with the wrong nonce or AAD and fails its tag check; a stream cut at a frame boundary leaves a
 //! frame sealed as "not last" at the end, which fails too.
 
-use crate::crypto::{PreparedKey, GCM_NONCE_LEN, TAG_LEN};
+use zeroize::Zeroizing;
+
+use crate::cipher::CipherName;
+use crate::crypto::{Mode, PreparedKey, GCM_NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
 /// Length of the random nonce prefix held in a chunked stream's iv field.
@@ -70,6 +73,95 @@ impl Chunker {
     }
 }
 
+/// The frame cipher of one chunked stream, for callers that lay out the frames themselves (the
+/// Ruby binding's `SymmetricEncryption::ChunkedStream`, through `se_chunk_seal` and
+/// `se_chunk_open`). [`Writer`](crate::stream::Writer) and [`Reader`](crate::stream::Reader)
+/// do all of this for whole streams.
+///
+/// ```
+/// use symmetric_encryption::stream::chunked::ChunkCipher;
+/// use symmetric_encryption::CipherName;
+///
+/// let chunks = ChunkCipher::new(CipherName::Aes256Gcm, &[7u8; 32], b"1234567", b"header")?;
+/// let frame = chunks.seal(0, true, b"the only chunk")?;
+/// assert_eq!(frame.len(), 14 + 16);
+/// assert_eq!(&chunks.open(0, true, &frame)?[..], b"the only chunk");
+/// assert!(chunks.open(0, false, &frame).is_err()); // sealed as the last chunk
+/// # Ok::<(), symmetric_encryption::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ChunkCipher(Chunker);
+
+impl std::fmt::Debug for ChunkCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkCipher([FILTERED])")
+    }
+}
+
+impl ChunkCipher {
+    /// A chunk cipher for `cipher` (a GCM cipher) with the stream key `key`, the 7-byte nonce
+    /// `prefix` and `header`, every byte of the stream's header (the AAD of every frame).
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for a CBC cipher (it cannot authenticate a chunk), a key of the wrong
+    /// length for `cipher`, or a prefix that is not 7 bytes.
+    pub fn new(cipher: CipherName, key: &[u8], prefix: &[u8], header: &[u8]) -> Result<Self> {
+        if !cipher.is_authenticated() {
+            return Err(Error::Argument(format!(
+                "{} is not an authenticated cipher, so it cannot authenticate the chunks of a \
+                 stream: use aes-256-gcm (or aes-128-gcm, aes-192-gcm)",
+                cipher.as_str()
+            )));
+        }
+        if key.len() != cipher.key_len() {
+            return Err(Error::Argument(format!(
+                "the key of a {} chunked stream must be {} bytes, but is {} bytes",
+                cipher.as_str(),
+                cipher.key_len(),
+                key.len()
+            )));
+        }
+        let prefix: [u8; NONCE_PREFIX_LEN] = prefix.try_into().map_err(|_| {
+            Error::Argument(format!(
+                "the nonce prefix of a chunked stream must be exactly {NONCE_PREFIX_LEN} bytes, \
+                 but is {} bytes",
+                prefix.len()
+            ))
+        })?;
+        Ok(ChunkCipher(Chunker {
+            key: PreparedKey::new(Mode::Gcm, key)?,
+            prefix,
+            aad: header.to_vec(),
+        }))
+    }
+
+    /// Chunk `index` (from 0) of the stream encrypted: its ciphertext followed by its 16-byte
+    /// tag. `last` says whether it is the stream's last chunk.
+    ///
+    /// # Errors
+    /// [`Error::Cipher`] for an index of 2^32 or more.
+    pub fn seal(&self, index: u64, last: bool, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut frame = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        frame.extend_from_slice(plaintext);
+        let tag = self.0.seal(index, last, &mut frame)?;
+        frame.extend_from_slice(&tag);
+        Ok(frame)
+    }
+
+    /// Decrypts `frame` (ciphertext and tag) as chunk `index`; `last` as it was sealed.
+    ///
+    /// # Errors
+    /// [`Error::Cipher`] for a frame shorter than its tag or an index of 2^32 or more;
+    /// [`Error::Authentication`] when the frame was changed, moved to another position or
+    /// stream, or is not the last chunk although `last` says so (a truncated stream).
+    pub fn open(&self, index: u64, last: bool, frame: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let mut buf = Zeroizing::new(frame.to_vec());
+        let len = self.0.open(index, last, &mut buf)?;
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
 /// The plaintext size of a chunked stream whose frames take `body_len` bytes, with chunks of
 /// `chunk_size` bytes. A stream with no frame at all, or whose last frame is shorter than a tag,
 /// is a truncation error.
@@ -105,7 +197,6 @@ pub(crate) fn cut_to_header() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Mode;
 
     #[test]
     fn nonce_layout() {
@@ -140,5 +231,49 @@ mod tests {
         }
         let n = ch.open(1, false, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"chunk data");
+    }
+
+    /// The frame Ruby's OpenSSL computes for the same key, nonce and AAD (an implementation
+    /// of its own): `aes-256-gcm`, nonce "1234567" || 00000001 || 01, AAD "the header".
+    #[test]
+    fn chunk_cipher_frames_match_openssl() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let c = ChunkCipher::new(CipherName::Aes256Gcm, key, b"1234567", b"the header").unwrap();
+        let frame = c.seal(1, true, b"tail").unwrap();
+        assert_eq!(
+            hex::encode(&frame),
+            "9645503e02f8f55c6bb8ad7c0c13bb8231115297"
+        );
+        assert_eq!(&c.open(1, true, &frame).unwrap()[..], b"tail");
+        let e = c.open(1, false, &frame).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Authentication);
+        assert_eq!(format!("{c:?}"), "ChunkCipher([FILTERED])");
+    }
+
+    #[test]
+    fn chunk_cipher_refuses_bad_arguments() {
+        let k = [1u8; 32];
+        let cbc = ChunkCipher::new(CipherName::Aes256Cbc, &k, b"1234567", b"").unwrap_err();
+        assert!(
+            cbc.to_string().contains("not an authenticated cipher"),
+            "{cbc}"
+        );
+        let short = ChunkCipher::new(CipherName::Aes256Gcm, &k[..16], b"1234567", b"").unwrap_err();
+        assert!(
+            short.to_string().contains("must be 32 bytes, but is 16"),
+            "{short}"
+        );
+        let prefix = ChunkCipher::new(CipherName::Aes256Gcm, &k, b"123456", b"").unwrap_err();
+        assert!(
+            prefix.to_string().contains("exactly 7 bytes, but is 6"),
+            "{prefix}"
+        );
+        let c = ChunkCipher::new(CipherName::Aes128Gcm, &k[..16], b"1234567", b"").unwrap();
+        assert!(c.seal(MAX_CHUNKS, true, b"x").is_err());
+        assert!(c
+            .open(0, true, &[0u8; 15])
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
     }
 }

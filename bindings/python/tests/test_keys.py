@@ -200,8 +200,8 @@ def test_the_whole_rotation(store: str, workdir: Path, monkeypatch: pytest.Monke
 
     report = keys.re_encrypt(ctx, "data/**/*")
     assert report.failures == 0, report.stderr
-    assert "Re-encrypted the whole file, version 1 -> 2: data/blob.enc" in report.lines
-    assert "Re-encrypted 1 value(s): data/values.yml" in report.lines
+    assert "Re-encrypting entire file: data/blob.enc (version 1 -> 2)" in report.lines
+    assert "Re-encrypted 1 encrypted value(s) in: data/values.yml" in report.lines
     m = re.search(r"secret: (\S+)", text_file.read_text())
     assert m and ctx.header(m.group(1)).version == 2  # type: ignore[union-attr]
     values.check("re-encrypt", blob, text_file)

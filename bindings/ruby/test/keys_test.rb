@@ -130,8 +130,8 @@ class KeysTest < SymmetricEncryptionTest
     check_everywhere(path, values, "rotate-kek")
 
     out, = capture_io { SymmetricEncryption::Utils::ReEncryptFiles.new.process_directory("data/**/*") }
-    assert_includes out, "Re-encrypted the whole file, version 1 -> 2: data/blob.enc"
-    assert_includes out, "Re-encrypted 1 value(s): data/values.yml"
+    assert_includes out, "Re-encrypting entire file: data/blob.enc (version 1 -> 2)"
+    assert_includes out, "Re-encrypted 1 encrypted value(s) in: data/values.yml"
     check_everywhere(path, values, "re-encrypt")
 
     cli("--cleanup-keys", "--force", "--config", path)
@@ -203,10 +203,48 @@ class KeysTest < SymmetricEncryptionTest
     assert mask.call(expected).start_with?(mask.call(out)), out
   end
 
+  # As the gem's CLI: a failed command exits (SystemExit), usage errors with status 2; the
+  # message goes to $stderr.
   def test_cli_errors
-    assert_raises(ArgumentError) { cli("--no-such-flag") }
-    error = assert_raises(SymmetricEncryption::Error) { cli("--activate-key", "--config", "missing.yml") }
-    assert_includes error.message, "missing.yml"
+    error = nil
+    _, err = capture_io { error = assert_raises(SystemExit) { SymmetricEncryption::CLI.run!(%w[--no-such-flag]) } }
+    assert_equal 2, error.status
+    assert_includes err, "--no-such-flag"
+    _, err = capture_io do
+      error = assert_raises(SystemExit) { SymmetricEncryption::CLI.run!(%w[--activate-key --config missing.yml]) }
+    end
+    assert_equal 1, error.status
+    assert_includes err, "missing.yml"
+    _, err = capture_io { assert_raises(SystemExit) { SymmetricEncryption::CLI.run!(%w[--generate --keystore bad]) } }
+    assert_includes err, "Invalid keystore option: bad"
+    assert_raises(ArgumentError) { SymmetricEncryption::CLI.new(%w[--cleanup-keys --rotate-keys]).run! }
+  end
+
+  # The gem's attributes, read by CLI.new; --help and --ciphers print and exit.
+  def test_cli_attributes
+    cli = SymmetricEncryption::CLI.new(%w[--rotate-keys --rolling-deploy -E preprod --environments a,b -V 3
+                                          --key-permissions 0644,0600 --info x.enc --cipher-name aes-128-cbc])
+    assert cli.rotate_keys
+    assert cli.rolling_deploy
+    assert_equal "preprod", cli.environment
+    assert_equal %i[a b], cli.send(:environments)
+    assert_equal 3, cli.version
+    assert_equal %w[0644 0600], cli.key_permissions
+    assert_equal "aes-128-cbc", cli.cipher_name
+    assert_equal :file, cli.keystore
+    assert_equal $stdin, SymmetricEncryption::CLI.new(%w[--encrypt]).encrypt
+    assert_equal "**/*.{yml,rb}", SymmetricEncryption::CLI.new(%w[-r]).re_encrypt
+    out, = capture_io { assert_raises(SystemExit) { SymmetricEncryption::CLI.new(%w[--help]) } }
+    assert_includes out, "symmetric-encryption [options]"
+    assert_includes out, "--rotate-keys"
+    out, = capture_io { assert_raises(SystemExit) { SymmetricEncryption::CLI.new(%w[--ciphers]) } }
+    assert_includes out, "Available Ciphers:"
+    out, = capture_io { assert_raises(SystemExit) { SymmetricEncryption::CLI.new([]) } }
+    assert_includes out, "--generate"
+    out, = capture_io { SymmetricEncryption::CLI.new(%w[--compress]).run! }
+    assert_includes out, "symmetric-encryption [options]"
+    out, = capture_io { SymmetricEncryption::CLI.run!(%w[--version]) }
+    assert_includes out, "Symmetric Encryption v#{SymmetricEncryption::VERSION}"
   end
 
   def test_generator_accessors

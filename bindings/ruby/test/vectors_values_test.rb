@@ -109,13 +109,9 @@ class VectorsValuesTest < SymmetricEncryptionTest
         assert_equal header.fetch("version"), got.version
         assert_equal header.fetch("compress"), got.compressed?
         assert_equal header.fetch("length"), got.length
-        assert_equal b64(header["iv_b64"]), got.iv
-        if header["cipher_name"].nil?
-          assert_nil got.cipher_name
-        else
-          assert_equal header["cipher_name"], got.cipher_name
-        end
-        assert_equal header["auth_tag_hex"], got.auth_tag&.unpack1("H*")
+        same_or_nil b64(header["iv_b64"]), got.iv
+        same_or_nil header["cipher_name"], got.cipher_name
+        same_or_nil header["auth_tag_hex"], got.auth_tag&.unpack1("H*")
         assert_equal c.fetch("cipher_name").end_with?("gcm"), got.authenticated?
         # As in the gem, the test is the encoded prefix: with base64, versions 16 and up change
         # the sixth character, so their values are not reported as encrypted.
@@ -166,10 +162,10 @@ class VectorsValuesTest < SymmetricEncryptionTest
       assert_equal want.fetch("offset"), got.length, id
       assert_equal want.fetch("version"), got.version, id
       assert_equal want.fetch("compress"), got.compressed?, id
-      assert_equal want["iv_hex"], got.iv&.unpack1("H*"), id
-      assert_equal want["cipher_name"], got.cipher_name, id
-      assert_equal want["auth_tag_hex"], got.auth_tag&.unpack1("H*"), id
-      assert_equal want["chunk_size"], got.chunk_size, id
+      same_or_nil want["iv_hex"], got.iv&.unpack1("H*"), id
+      same_or_nil want["cipher_name"], got.cipher_name, id
+      same_or_nil want["auth_tag_hex"], got.auth_tag&.unpack1("H*"), id
+      same_or_nil want["chunk_size"], got.chunk_size, id
       assert_equal !want["key_hex"].nil?, got.key?, id
       assert_equal want.fetch("authenticated"), got.authenticated?, id
       assert_equal want.fetch("chunked"), got.chunked?, id
@@ -230,5 +226,12 @@ class VectorsValuesTest < SymmetricEncryptionTest
       rescued << e.class
     end
     assert_equal [SymmetricEncryption::AuthenticationError] * 3, rescued
+  end
+
+  private
+
+  # assert_equal, or assert_nil when the vector has no such field.
+  def same_or_nil(expected, actual, message = nil)
+    expected.nil? ? assert_nil(actual, message) : assert_equal(expected, actual, message)
   end
 end

@@ -248,7 +248,10 @@ module SymmetricEncryption
       se_context_with_max_decompressed_size: [%i[pointer uint64 pointer], :int, {}],
       se_context_max_decompressed_size: [%i[pointer], :uint64, {}],
       se_reader_set_max_output: [%i[pointer uint64], :int, {}],
-      se_decrypt_file_max_output: [%i[pointer pointer pointer uint64], :int, { blocking: true }]
+      se_decrypt_file_max_output: [%i[pointer pointer pointer uint64], :int, { blocking: true }],
+      # issue 18: one frame of a chunked stream (SymmetricEncryption::ChunkedStream)
+      se_chunk_seal: [%i[string pointer size_t pointer size_t pointer size_t uint64 int32 pointer size_t pointer], :int, {}],
+      se_chunk_open: [%i[string pointer size_t pointer size_t pointer size_t uint64 int32 pointer size_t pointer], :int, {}]
     }.freeze
 
     @available = {}

@@ -335,7 +335,7 @@ module SymmetricEncryption
 
     # @return [Boolean]
     def closed?
-      @closed
+      @closed || (@io.respond_to?(:closed?) && @io.closed?)
     end
 
     # For code that flushes what it reads from (the XLS gem): nothing to do.
