@@ -13,8 +13,12 @@ need_apt() {
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  if [ ! -f /tmp/.se-apt-updated ]; then apt-get update -qq && touch /tmp/.se-apt-updated; fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Suites run two at a time: one apt at a time (apt-get fails on a held lock instead of waiting).
+  (
+    flock 9
+    if [ ! -f /tmp/.se-apt-updated ]; then apt-get update -qq && touch /tmp/.se-apt-updated; fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ) 9>/tmp/.se-apt.lock
 }
 
 need_pip() {

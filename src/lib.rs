@@ -24,6 +24,8 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod crypto;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod encoding;
 pub mod error;
 #[allow(unsafe_code)]

@@ -4,15 +4,15 @@
 //! call [`main`], so every language has the same command line.
 
 use std::ffi::OsString;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Parser};
 
-use crate::cli::crypt::{self, Input, Output, Progress, StreamOptions};
-use crate::cli::{self, compat, info, keys, prompt, reencrypt, Target};
+use crate::cli::bar::Bar;
+use crate::cli::crypt::{self, Input, Output, StreamOptions};
+use crate::cli::{self, compat, db, info, keys, prompt, reencrypt, Target};
 use crate::{Context, Error};
 
 const CRYPT: &str = "Encrypting and decrypting";
@@ -33,6 +33,8 @@ symmetric-encryption [options]
        symmetric-encryption --new-password [SIZE] | --re-encrypt [PATTERN] | --info FILE_OR_VALUE
        symmetric-encryption --generate | --rotate-keys | --rotate-kek | --activate-key |
                             --cleanup-keys | --migrate [OPTIONS]
+       symmetric-encryption --db URL --inventory TABLE.COLUMN,... [--json]
+       symmetric-encryption --db URL --re-encrypt-columns TABLE.COLUMN,... [OPTIONS]
        symmetric-encryption --check | --ciphers | --version | --help";
 
 const AFTER_HELP: &str = "\
@@ -59,7 +61,7 @@ and the progress bar go to standard error.";
         .args([
             "encrypt", "decrypt", "new_password", "re_encrypt", "info", "generate",
             "rotate_keys", "rotate_kek", "activate_key", "cleanup_keys", "migrate",
-            "ciphers", "version", "check",
+            "ciphers", "version", "check", "inventory", "re_encrypt_columns",
         ])
 ))]
 struct Args {
@@ -234,6 +236,9 @@ struct Args {
     /// Print this help.
     #[arg(short = 'h', long, action = clap::ArgAction::Help, help_heading = OTHER)]
     help: Option<bool>,
+
+    #[command(flatten)]
+    db: db::DbArgs,
 }
 
 impl Args {
@@ -287,63 +292,6 @@ impl Args {
     }
 }
 
-/// Draws a progress bar on standard error, only when it is a terminal and the input is large.
-struct Bar {
-    enabled: bool,
-    last: Option<Instant>,
-    drawn: bool,
-}
-
-/// Inputs smaller than this get no progress bar.
-const BAR_MIN_BYTES: u64 = 8 << 20;
-
-impl Bar {
-    fn new(input: &Input) -> Bar {
-        let enabled =
-            io::stderr().is_terminal() && input.size().is_some_and(|s| s >= BAR_MIN_BYTES);
-        Bar {
-            enabled,
-            last: None,
-            drawn: false,
-        }
-    }
-
-    fn update(&mut self, p: Progress) {
-        if !self.enabled
-            || self
-                .last
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let Some(total) = p.total.filter(|t| *t > 0) else {
-            return;
-        };
-        let fraction = (p.done as f64 / total as f64).min(1.0);
-        let width = 40;
-        let filled = (fraction * width as f64) as usize;
-        let mb = |b: u64| b as f64 / 1_000_000.0;
-        let _ = write!(
-            io::stderr(),
-            "\r[{}{}] {:>3.0}% {:.1}/{:.1} MB",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            fraction * 100.0,
-            mb(p.done),
-            mb(total)
-        );
-        self.drawn = true;
-    }
-
-    fn clear(&mut self) {
-        if self.drawn {
-            let _ = write!(io::stderr(), "\r{:72}\r", "");
-            self.drawn = false;
-        }
-    }
-}
-
 /// Prints a single value (`--prompt`, `--new-password`): as text with a line end.
 fn print_value(label: Option<&str>, value: &[u8]) -> Result<(), Error> {
     let mut out = io::stdout().lock();
@@ -385,6 +333,8 @@ fn print_outcome(out: &keys::Outcome) -> Result<(), Error> {
 /// printed.
 enum Failure {
     Error(Error),
+    /// Exit 2 with this error (a usage error of the database commands).
+    Usage(Error),
     /// Exit 1 with this one-line message.
     Message(String),
 }
@@ -418,7 +368,7 @@ fn encrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
         return Ok(());
     }
     let input = Input::from_arg(file.map(PathBuf::as_path));
-    let mut bar = Bar::new(&input);
+    let mut bar = Bar::for_input(&input);
     let opts = StreamOptions {
         compress: args.compress(),
         version: args.key_version,
@@ -452,7 +402,7 @@ fn decrypt(args: &Args, file: Option<&PathBuf>) -> Result<(), Failure> {
         return Ok(());
     }
     let input = Input::from_arg(file.map(PathBuf::as_path));
-    let mut bar = Bar::new(&input);
+    let mut bar = Bar::for_input(&input);
     let opts = StreamOptions {
         compress: None,
         version: args.key_version,
@@ -570,6 +520,27 @@ fn cleanup(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--inventory`, `--re-encrypt-columns`. Their argument errors (no --db, a bad --shard, a
+/// table that is not there or has no primary key) exit 2.
+fn db_command(args: &Args) -> Result<(), Failure> {
+    let done =
+        db::command(&args.db, &args.target(), args.key_version, &warn).map_err(|e| {
+            match e.kind() {
+                crate::ErrorKind::Argument => Failure::Usage(e),
+                _ => Failure::Error(e),
+            }
+        })?;
+    say(&done.stdout)?;
+    if done.undecryptable > 0 {
+        return Err(Failure::Message(format!(
+            "{} value(s) could not be decrypted with this configuration and were left as they \
+             were (listed above)",
+            done.undecryptable
+        )));
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<(), Failure> {
     let path = args.target().config_path();
     if args.gem46 && !(args.generate || args.rotate_keys) {
@@ -578,7 +549,9 @@ fn run(args: &Args) -> Result<(), Failure> {
         )
         .into());
     }
-    if args.version {
+    if args.db.inventory.is_some() || args.db.re_encrypt_columns.is_some() {
+        db_command(args)?;
+    } else if args.version {
         say(&cli::version_text(&args.target()))?;
     } else if args.ciphers {
         say(&cli::ciphers_text())?;
@@ -651,12 +624,13 @@ where
         Ok(()) => 0,
         Err(failure) if is_closed_pipe(&failure) => 0,
         Err(failure) => {
-            let message = match failure {
-                Failure::Error(e) => e.to_string(),
-                Failure::Message(m) => m,
+            let (message, status) = match failure {
+                Failure::Error(e) => (e.to_string(), 1),
+                Failure::Usage(e) => (e.to_string(), 2),
+                Failure::Message(m) => (m, 1),
             };
             warn(&format!("symmetric-encryption: {}", one_line(&message)));
-            1
+            status
         }
     };
     let _ = io::stdout().flush();

@@ -9,6 +9,7 @@
 //! | `--re-encrypt` | [`reencrypt`] |
 //! | `--info` | [`info`] |
 //! | `--check` | [`check`] |
+//! | `--inventory`, `--re-encrypt-columns` | `db` (over `crate::db`, feature `db`) |
 //!
 //! Every function returns the library's [`Error`](crate::Error); messages name the file, the
 //! environment and the version, and never contain keys or plaintext.
@@ -30,9 +31,11 @@ use crate::context::Context;
 use crate::error::Result;
 
 pub mod app;
+mod bar;
 pub mod check;
 pub mod compat;
 pub mod crypt;
+pub mod db;
 pub mod info;
 pub mod keys;
 pub mod prompt;

@@ -82,6 +82,7 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
         .env("RUST_BACKTRACE", "1")
         .env_remove("SYMMETRIC_ENCRYPTION_CONFIG")
         .env_remove("SYMMETRIC_ENCRYPTION_ENV")
+        .env_remove("SYMMETRIC_ENCRYPTION_DB")
         .env_remove("RACK_ENV")
         .env_remove("RAILS_ENV");
     c
