@@ -1,6 +1,6 @@
 //! `--inventory` and `--re-encrypt-columns`: database columns after a key rotation (the `db`
-//! feature; see [`crate::db`] for the library API). The flags are always known to the command
-//! line, so that a build without the feature can say what is missing.
+//! feature; see `symmetric_encryption::db` for the library API). The flags are always known to
+//! the command line, so that a build without the feature can say what is missing.
 
 use super::bar::Bar;
 use super::Target;

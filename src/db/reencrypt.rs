@@ -2,7 +2,7 @@
 //!
 //! Rows are read in primary-key order in batches. Every value not at the target version is
 //! decrypted and encrypted again with the target key (keeping its encoding, header,
-//! compression and kind of iv, see [`value`](super::value)); the batch's updates are applied in
+//! compression and kind of iv, see [`super::value`]); the batch's updates are applied in
 //! one transaction, each conditional on the value still being what was read
 //! (`UPDATE t SET c = new WHERE pk = k AND c = old`). A row the application changed in between
 //! is left alone and counted: the application already writes with the new key. After each
