@@ -10,29 +10,48 @@ use crate::cipher::CipherName;
 use crate::error::Error;
 use crate::stream::chunked::ChunkCipher;
 
-/// The frame cipher from the C arguments.
+/// The shared body of `se_chunk_seal` and `se_chunk_open`: empties `*out`, builds the frame
+/// cipher from `ptrs` (cipher name, key, nonce prefix, header) and `lens` (key, prefix, header),
+/// runs `op` on the `len` bytes at `data` (named `what` in messages) and hands its result to
+/// the caller in `*out`.
 ///
 /// # Safety
-/// As the callers' contracts.
-unsafe fn chunk_cipher(
-    cipher_name: *const c_char,
-    key: *const u8,
-    key_len: usize,
-    nonce_prefix: *const u8,
-    prefix_len: usize,
-    header: *const u8,
-    header_len: usize,
-) -> Result<ChunkCipher, Error> {
-    // SAFETY: the caller's contract: NUL-terminated name, buffers valid for their lengths.
-    let (name, key, prefix, header) = unsafe {
-        (
-            req_str(cipher_name, "cipher_name")?,
-            bytes(key, key_len, "key")?,
-            bytes(nonce_prefix, prefix_len, "nonce_prefix")?,
-            bytes(header, header_len, "header")?,
-        )
-    };
-    ChunkCipher::new(CipherName::from_name(name)?, key, prefix, header)
+/// As the callers' contracts: `ptrs[0]` NUL-terminated, the other buffers valid for their
+/// lengths, `out` NULL or writable.
+#[allow(clippy::too_many_arguments)]
+unsafe fn frame_call(
+    name: &str,
+    what: &str,
+    ptrs: [*const u8; 4],
+    lens: [usize; 3],
+    data: *const u8,
+    len: usize,
+    out: *mut se_bytes,
+    op: impl FnOnce(&ChunkCipher, &[u8]) -> Result<Vec<u8>, Error>,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out.write(se_bytes::EMPTY) };
+    }
+    guard(name, || {
+        check_out(out, "out")?;
+        let [cipher_name, key, nonce_prefix, header] = ptrs;
+        let [key_len, prefix_len, header_len] = lens;
+        // SAFETY: the caller's contract: NUL-terminated name, buffers valid for their lengths.
+        let (cipher_name, key, prefix, header, data) = unsafe {
+            (
+                req_str(cipher_name.cast::<c_char>(), "cipher_name")?,
+                bytes(key, key_len, "key")?,
+                bytes(nonce_prefix, prefix_len, "nonce_prefix")?,
+                bytes(header, header_len, "header")?,
+                bytes(data, len, what)?,
+            )
+        };
+        let chunks = ChunkCipher::new(CipherName::from_name(cipher_name)?, key, prefix, header)?;
+        let result = op(&chunks, data)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_bytes::from_vec(result), "out") }
+    })
 }
 
 /// Encrypts chunk `index` (from 0) of a chunked stream: `len` bytes at `data` under `key`
@@ -61,30 +80,19 @@ pub unsafe extern "C" fn se_chunk_seal(
     len: usize,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
+    // SAFETY: the caller's contract, as `frame_call` needs it.
+    unsafe {
+        frame_call(
+            "se_chunk_seal",
+            "data",
+            [cipher_name.cast(), key, nonce_prefix, header],
+            [key_len, prefix_len, header_len],
+            data,
+            len,
+            out,
+            |chunks, data| chunks.seal(index, last != 0, data),
+        )
     }
-    guard("se_chunk_seal", || {
-        check_out(out, "out")?;
-        // SAFETY: the caller's contract.
-        let chunks = unsafe {
-            chunk_cipher(
-                cipher_name,
-                key,
-                key_len,
-                nonce_prefix,
-                prefix_len,
-                header,
-                header_len,
-            )?
-        };
-        // SAFETY: the caller's contract.
-        let data = unsafe { bytes(data, len, "data")? };
-        let frame = chunks.seal(index, last != 0, data)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(frame), "out") }
-    })
 }
 
 /// Decrypts `len` bytes at `frame` (ciphertext and 16-byte tag) as chunk `index` of the stream
@@ -111,29 +119,23 @@ pub unsafe extern "C" fn se_chunk_open(
     len: usize,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
+    // SAFETY: the caller's contract, as `frame_call` needs it.
+    unsafe {
+        frame_call(
+            "se_chunk_open",
+            "frame",
+            [cipher_name.cast(), key, nonce_prefix, header],
+            [key_len, prefix_len, header_len],
+            frame,
+            len,
+            out,
+            |chunks, frame| {
+                Ok(std::mem::take(&mut *chunks.open(
+                    index,
+                    last != 0,
+                    frame,
+                )?))
+            },
+        )
     }
-    guard("se_chunk_open", || {
-        check_out(out, "out")?;
-        // SAFETY: the caller's contract.
-        let chunks = unsafe {
-            chunk_cipher(
-                cipher_name,
-                key,
-                key_len,
-                nonce_prefix,
-                prefix_len,
-                header,
-                header_len,
-            )?
-        };
-        // SAFETY: the caller's contract.
-        let frame = unsafe { bytes(frame, len, "frame")? };
-        let mut plain = chunks.open(index, last != 0, frame)?;
-        let plain = std::mem::take(&mut *plain);
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(plain), "out") }
-    })
 }
