@@ -14,7 +14,9 @@
 //!
 //! ```no_run
 //! use symmetric_encryption::db::{inventory, ColumnRef, DbUrl};
-//! # let ctx: symmetric_encryption::Context = unimplemented!();
+//! # use symmetric_encryption::{Cipher, CipherName, Context};
+//! # let cipher = Cipher::new(CipherName::Aes256Gcm, &[7u8; 32], None)?.with_version(1);
+//! # let ctx = Context::new(vec![cipher])?;
 //! let url = DbUrl::parse("sqlite:db/production.sqlite3")?;
 //! let cols = ColumnRef::parse_list("users.ssn")?;
 //! for (col, inv) in inventory::inventory(&url, &ctx, &cols, &|f| eprintln!("{f}"))? {
