@@ -74,6 +74,13 @@ typedef enum se_status {
 typedef struct KeystoreKind KeystoreKind;
 
 /**
+ * The results of `se_encrypt_batch` / `se_decrypt_batch`, owned by the library: read them
+ * with `se_batch_data`, `se_batch_offsets` and `se_batch_statuses`, free with
+ * `se_batch_free` (which wipes the data). Immutable: may be read from several threads.
+ */
+typedef struct se_batch se_batch;
+
+/**
  * A parsed configuration file (every environment, keys not loaded). Changed in place by the
  * key-management calls; use it from one thread at a time. Free with `se_config_free`.
  */
@@ -103,6 +110,42 @@ typedef struct se_report se_report;
  * `se_writer_write`, finish with `se_writer_close`, release with `se_writer_free`.
  */
 typedef struct se_writer se_writer;
+
+/**
+ * Per-call options of `se_encrypt`. Every field is -1 for "the default".
+ */
+typedef struct se_encrypt_options {
+  /**
+   * -1 = the context's randomize_iv setting, 0 = no, 1 = yes.
+   */
+  int32_t random_iv;
+  /**
+   * -1 = default (no), 0, 1.
+   */
+  int32_t compress;
+  /**
+   * -1 = the cipher's always_add_header, 0, 1.
+   */
+  int32_t header;
+  /**
+   * -1 = the primary cipher, else 0..255.
+   */
+  int32_t version;
+} se_encrypt_options;
+
+/**
+ * A borrowed input buffer, for the batch calls.
+ */
+typedef struct se_slice {
+  /**
+   * The bytes (NULL allowed when `len` is 0).
+   */
+  const uint8_t *data;
+  /**
+   * Their number.
+   */
+  size_t len;
+} se_slice;
 
 /**
  * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
@@ -347,42 +390,6 @@ typedef struct se_header_info {
   char cipher_name[32];
 } se_header_info;
 
-/**
- * Per-call options of `se_encrypt`. Every field is -1 for "the default".
- */
-typedef struct se_encrypt_options {
-  /**
-   * -1 = the context's randomize_iv setting, 0 = no, 1 = yes.
-   */
-  int32_t random_iv;
-  /**
-   * -1 = default (no), 0, 1.
-   */
-  int32_t compress;
-  /**
-   * -1 = the cipher's always_add_header, 0, 1.
-   */
-  int32_t header;
-  /**
-   * -1 = the primary cipher, else 0..255.
-   */
-  int32_t version;
-} se_encrypt_options;
-
-/**
- * A borrowed input buffer, for the batch calls.
- */
-typedef struct se_slice {
-  /**
-   * The bytes (NULL allowed when `len` is 0).
-   */
-  const uint8_t *data;
-  /**
-   * Their number.
-   */
-  size_t len;
-} se_slice;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -403,6 +410,110 @@ const char *se_backend(void);
  * has failed). Messages never contain key material or plaintext.
  */
 const char *se_last_error(void);
+
+/**
+ * Encrypts `count` values with the same `options` (NULL = defaults) in one call, each with
+ * its own result. The values are packed: value `i` is `data[offsets[i] .. offsets[i + 1]]`,
+ * so `offsets` has `count + 1` entries (usually 0, then where each value ends). Large batches
+ * run on several threads: at most `threads`, or when it is 0 `SYMMETRIC_ENCRYPTION_THREADS`,
+ * else every CPU; batches under 2048 values and 1 MiB stay on the calling thread.
+ *
+ * One value that fails does not fail the call: `se_batch_statuses` gives each value's status,
+ * and a failed value's slot holds its error message (UTF-8) instead of a result. On success
+ * `*out` holds the results; free it with `se_batch_free`. Errors of the call itself:
+ * `SE_ERROR_ARGUMENT` (NULL `ctx`, `out` or `offsets`, offsets that decrease or run past
+ * `data_len`, a bad `SYMMETRIC_ENCRYPTION_THREADS`), `SE_ERROR_CIPHER` (`options.version` is
+ * not configured).
+ *
+ * # Safety
+ * `ctx` a live context; `data` valid for `data_len` bytes; `offsets` valid for `count + 1`
+ * items; `options` NULL or readable; `out` writable.
+ */
+enum se_status se_encrypt_batch(const struct se_context *ctx, const uint8_t *data, size_t data_len, const size_t *offsets, size_t count, const struct se_encrypt_options *options, size_t threads, struct se_batch **out);
+
+/**
+ * Decrypts `count` packed values in one call, each with its own result (the plaintexts, or
+ * a failed value's message). As `se_encrypt_batch` for packing, threads and failures; a
+ * value's status is what `se_decrypt` would return for it.
+ *
+ * # Safety
+ * As `se_encrypt_batch`.
+ */
+enum se_status se_decrypt_batch(const struct se_context *ctx, const uint8_t *data, size_t data_len, const size_t *offsets, size_t count, size_t threads, struct se_batch **out);
+
+/**
+ * The number of values in `batch` (0 for NULL).
+ *
+ * # Safety
+ * `batch` NULL or live.
+ */
+size_t se_batch_count(const struct se_batch *batch);
+
+/**
+ * How many values of `batch` failed (0 for NULL).
+ *
+ * # Safety
+ * `batch` NULL or live.
+ */
+size_t se_batch_failures(const struct se_batch *batch);
+
+/**
+ * All results of `batch` in one buffer; `*len` (may be NULL) gets its size. Result `i` is
+ * `data[offsets[i] .. offsets[i + 1]]` with `se_batch_offsets`. Owned by the batch: valid
+ * until `se_batch_free`. NULL when the buffer is empty or `batch` is NULL.
+ *
+ * # Safety
+ * `batch` NULL or live; `len` NULL or writable.
+ */
+const uint8_t *se_batch_data(const struct se_batch *batch, size_t *len);
+
+/**
+ * The `count + 1` offsets of `batch`'s results into `se_batch_data` (the first is 0). Owned
+ * by the batch; NULL for a NULL batch.
+ *
+ * # Safety
+ * `batch` NULL or live.
+ */
+const size_t *se_batch_offsets(const struct se_batch *batch);
+
+/**
+ * The `count` statuses of `batch`'s values (`se_status` values as `int32_t`: 0 = `SE_OK`).
+ * Owned by the batch; NULL for a NULL or empty batch.
+ *
+ * # Safety
+ * `batch` NULL or live.
+ */
+const int32_t *se_batch_statuses(const struct se_batch *batch);
+
+/**
+ * Frees `batch`, wiping its data. NULL is accepted.
+ *
+ * # Safety
+ * `batch` NULL or a live batch, not used again.
+ */
+void se_batch_free(struct se_batch *batch);
+
+/**
+ * Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
+ * rotation), with the same `options` for all. `outs` must have room for `count` results; free
+ * each with `se_bytes_free`. All or nothing: on failure nothing is left allocated in `outs`,
+ * and `*failed_index` (may be NULL) says which input failed first. Large batches run on
+ * several threads as for `se_encrypt_batch` with `threads` 0; `se_encrypt_batch` also gives a
+ * result per value.
+ *
+ * # Safety
+ * `ctx` a live context; `inputs` `count` valid slices; `outs` writable for `count` items.
+ */
+enum se_status se_encrypt_many(const struct se_context *ctx, const struct se_slice *inputs, size_t count, const struct se_encrypt_options *options, struct se_bytes *outs, size_t *failed_index);
+
+/**
+ * Decrypts `count` values in one call. As `se_encrypt_many` for ownership, threads and
+ * failures.
+ *
+ * # Safety
+ * As `se_encrypt_many`.
+ */
+enum se_status se_decrypt_many(const struct se_context *ctx, const struct se_slice *inputs, size_t count, struct se_bytes *outs, size_t *failed_index);
 
 /**
  * Encrypts chunk `index` (from 0) of a chunked stream: `len` bytes at `data` under `key`
@@ -1282,25 +1393,6 @@ enum se_status se_header(const struct se_context *ctx, const uint8_t *data, size
  * `out` writable.
  */
 enum se_status se_random_bytes(size_t len, struct se_bytes *out);
-
-/**
- * Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
- * rotation), with the same `options` for all. `outs` must have room for `count` results; free
- * each with `se_bytes_free`. On failure nothing is left allocated in `outs`, and
- * `*failed_index` (may be NULL) says which input failed.
- *
- * # Safety
- * `ctx` a live context; `inputs` `count` valid slices; `outs` writable for `count` items.
- */
-enum se_status se_encrypt_many(const struct se_context *ctx, const struct se_slice *inputs, size_t count, const struct se_encrypt_options *options, struct se_bytes *outs, size_t *failed_index);
-
-/**
- * Decrypts `count` values in one call. As `se_encrypt_many` for ownership and failures.
- *
- * # Safety
- * As `se_encrypt_many`.
- */
-enum se_status se_decrypt_many(const struct se_context *ctx, const struct se_slice *inputs, size_t count, struct se_bytes *outs, size_t *failed_index);
 
 /**
  * Encrypts into a caller-supplied buffer (no allocation handed to the caller). `*out_len` gets

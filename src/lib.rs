@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod batch;
 pub mod cipher;
 pub mod cli;
 pub mod config;

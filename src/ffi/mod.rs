@@ -14,6 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
+mod batch;
 mod chunk;
 mod config;
 mod context;
@@ -21,6 +22,7 @@ mod secret;
 mod stream;
 mod value;
 
+pub use batch::*;
 pub use chunk::*;
 pub use config::*;
 pub use context::*;

@@ -97,7 +97,7 @@ pub extern "C" fn se_encrypt_options_default() -> se_encrypt_options {
 ///
 /// # Safety
 /// `options` must be NULL or valid for a read.
-unsafe fn options(options: *const se_encrypt_options) -> Result<EncryptOptions, Error> {
+pub(super) unsafe fn options(options: *const se_encrypt_options) -> Result<EncryptOptions, Error> {
     if options.is_null() {
         return Ok(EncryptOptions::default());
     }
@@ -424,134 +424,6 @@ pub unsafe extern "C" fn se_random_bytes(len: usize, out: *mut se_bytes) -> se_s
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, se_bytes::from_vec(v), "out") }
     })
-}
-
-/// A borrowed input buffer, for the batch calls.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct se_slice {
-    /// The bytes (NULL allowed when `len` is 0).
-    pub data: *const u8,
-    /// Their number.
-    pub len: usize,
-}
-
-/// Shared shape of the batch calls: runs `f` over `count` inputs into `outs`. On failure every
-/// output produced so far is freed, `*failed_index` (may be NULL) gets the failing index and
-/// the status is that input's.
-///
-/// # Safety
-/// As for the exported batch functions.
-unsafe fn batch_call(
-    name: &str,
-    ctx: *const se_context,
-    inputs: *const se_slice,
-    count: usize,
-    outs: *mut se_bytes,
-    failed_index: *mut usize,
-    f: impl Fn(&crate::Context, &[u8]) -> Result<Vec<u8>, Error>,
-) -> se_status {
-    guard(name, || {
-        if count == 0 {
-            return Ok(());
-        }
-        if inputs.is_null() || outs.is_null() {
-            return Err(Error::Argument("inputs or outs is NULL".into()));
-        }
-        // SAFETY: caller's contract: ctx is live, `inputs` holds `count` slices and `outs` room
-        // for `count` se_bytes.
-        let (ctx, inputs, outs) = unsafe {
-            (
-                ctx_ref(ctx)?,
-                std::slice::from_raw_parts(inputs, count),
-                std::slice::from_raw_parts_mut(outs, count),
-            )
-        };
-        for o in outs.iter_mut() {
-            *o = se_bytes::EMPTY;
-        }
-        for (i, input) in inputs.iter().enumerate() {
-            // SAFETY: each slice is valid for its length per the contract.
-            let result =
-                unsafe { bytes(input.data, input.len, "inputs[i].data") }.and_then(|d| f(ctx, d));
-            match result {
-                Ok(v) => outs[i] = se_bytes::from_vec(v),
-                Err(e) => {
-                    for o in outs[..i].iter_mut() {
-                        // SAFETY: filled by from_vec above.
-                        unsafe { se_bytes_free(o) };
-                    }
-                    if !failed_index.is_null() {
-                        // SAFETY: non-NULL, writable per the contract.
-                        unsafe { failed_index.write(i) };
-                    }
-                    return Err(e.context(format_args!("value {i}")));
-                }
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
-/// rotation), with the same `options` for all. `outs` must have room for `count` results; free
-/// each with `se_bytes_free`. On failure nothing is left allocated in `outs`, and
-/// `*failed_index` (may be NULL) says which input failed.
-///
-/// # Safety
-/// `ctx` a live context; `inputs` `count` valid slices; `outs` writable for `count` items.
-#[no_mangle]
-pub unsafe extern "C" fn se_encrypt_many(
-    ctx: *const se_context,
-    inputs: *const se_slice,
-    count: usize,
-    options: *const se_encrypt_options,
-    outs: *mut se_bytes,
-    failed_index: *mut usize,
-) -> se_status {
-    // SAFETY: forwarded caller contract.
-    let opts = match unsafe { self::options(options) } {
-        Ok(o) => o,
-        Err(e) => return guard("se_encrypt_many", || Err(e)),
-    };
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        batch_call(
-            "se_encrypt_many",
-            ctx,
-            inputs,
-            count,
-            outs,
-            failed_index,
-            |c, d| c.encrypt(d, &opts),
-        )
-    }
-}
-
-/// Decrypts `count` values in one call. As `se_encrypt_many` for ownership and failures.
-///
-/// # Safety
-/// As `se_encrypt_many`.
-#[no_mangle]
-pub unsafe extern "C" fn se_decrypt_many(
-    ctx: *const se_context,
-    inputs: *const se_slice,
-    count: usize,
-    outs: *mut se_bytes,
-    failed_index: *mut usize,
-) -> se_status {
-    // SAFETY: forwarded caller contract.
-    unsafe {
-        batch_call(
-            "se_decrypt_many",
-            ctx,
-            inputs,
-            count,
-            outs,
-            failed_index,
-            |c, d| c.decrypt(d),
-        )
-    }
 }
 
 /// Encrypts into a caller-supplied buffer (no allocation handed to the caller). `*out_len` gets

@@ -1,0 +1,255 @@
+//! Many values in one call: [`Context::encrypt_many`] and [`Context::decrypt_many`], with a
+//! result per value, run on all cores when the batch is large enough to gain from it.
+//!
+//! The work is split into contiguous ranges, one per thread, on scoped threads started for
+//! the call and joined before it returns. There is no pool that outlives a call, so nothing
+//! is left running in a process that forks (the C ABI is used from pre-forking servers), and
+//! nothing is shared between calls. Small batches run on the calling thread: a thread is only
+//! started for at least [`MIN_VALUES_PER_THREAD`] values or [`MIN_BYTES_PER_THREAD`] bytes.
+//!
+//! The number of threads is, in order: the `threads` argument when it is not 0, else the
+//! `SYMMETRIC_ENCRYPTION_THREADS` environment variable, else the number of CPUs the process
+//! may use ([`std::thread::available_parallelism`]).
+
+use std::ops::Range;
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::context::{Context, EncryptOptions};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The environment variable that caps the threads of a batch call when its `threads` is 0.
+pub const THREADS_ENV: &str = "SYMMETRIC_ENCRYPTION_THREADS";
+
+/// A thread is started only for at least this many values...
+pub const MIN_VALUES_PER_THREAD: usize = 2048;
+
+/// ... or this many input bytes.
+pub const MIN_BYTES_PER_THREAD: usize = 1 << 20;
+
+/// The most threads a batch call uses for `threads` (0 = the default: see the module docs).
+///
+/// An invalid `SYMMETRIC_ENCRYPTION_THREADS` (not a positive integer) is an error rather than
+/// a silent fallback, so that a typo in a deployment does not go unnoticed.
+pub fn thread_limit(threads: usize) -> Result<usize> {
+    if threads > 0 {
+        return Ok(threads);
+    }
+    match std::env::var(THREADS_ENV) {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::Argument(format!(
+                "{THREADS_ENV} must be a positive number of threads, not {v:?}: set it to \
+                 1 or more, or unset it to use every CPU"
+            ))),
+        },
+        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// How many threads to use for `count` values of `bytes` bytes in all, at most `limit`.
+pub fn threads_for(count: usize, bytes: usize, limit: usize) -> usize {
+    let by_count = count / MIN_VALUES_PER_THREAD;
+    let by_bytes = bytes / MIN_BYTES_PER_THREAD;
+    by_count
+        .max(by_bytes)
+        .clamp(1, limit.max(1))
+        .min(count.max(1))
+}
+
+/// Runs `work` over `0..count` split into `threads` contiguous ranges and returns the results
+/// of the ranges in order. One range runs on the calling thread. A panic in a worker is
+/// raised again on the calling thread.
+pub fn split<T: Send>(
+    count: usize,
+    threads: usize,
+    work: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, count.max(1));
+    if threads == 1 {
+        return vec![work(0..count)];
+    }
+    let ranges: Vec<Range<usize>> = (0..threads)
+        .map(|t| t * count / threads..(t + 1) * count / threads)
+        .collect();
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges[1..]
+            .iter()
+            .cloned()
+            .map(|r| scope.spawn(move || work(r)))
+            .collect();
+        let mut out = Vec::with_capacity(threads);
+        out.push(work(ranges[0].clone()));
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.push(v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+impl Context {
+    /// Encrypts every value of `values` with the same `opts`, and returns a result per value,
+    /// in order: one value that fails does not lose the others. Large batches run on up to
+    /// `threads` threads (0 = the default: `SYMMETRIC_ENCRYPTION_THREADS`, else every CPU).
+    ///
+    /// Fails as a whole only for a bad `SYMMETRIC_ENCRYPTION_THREADS`.
+    pub fn encrypt_many<V: AsRef<[u8]> + Sync>(
+        &self,
+        values: &[V],
+        opts: &EncryptOptions,
+        threads: usize,
+    ) -> Result<Vec<Result<Vec<u8>>>> {
+        self.many(values, threads, |v| self.encrypt(v, opts))
+    }
+
+    /// Decrypts every value of `values` and returns a result per value, in order. As
+    /// [`Context::encrypt_many`] for threads and failures.
+    pub fn decrypt_many<V: AsRef<[u8]> + Sync>(
+        &self,
+        values: &[V],
+        threads: usize,
+    ) -> Result<Vec<Result<Vec<u8>>>> {
+        self.many(values, threads, |v| self.decrypt(v))
+    }
+
+    fn many<V: AsRef<[u8]> + Sync>(
+        &self,
+        values: &[V],
+        threads: usize,
+        one: impl Fn(&[u8]) -> Result<Vec<u8>> + Sync,
+    ) -> Result<Vec<Result<Vec<u8>>>> {
+        let limit = thread_limit(threads)?;
+        let bytes = values.iter().map(|v| v.as_ref().len()).sum();
+        let n = threads_for(values.len(), bytes, limit);
+        let parts = split(values.len(), n, |r| {
+            values[r]
+                .iter()
+                .map(|v| one(v.as_ref()))
+                .collect::<Vec<_>>()
+        });
+        Ok(parts.into_iter().flatten().collect())
+    }
+}
+
+/// The results of a batch in one buffer (the C ABI's `se_batch`): value `i` is
+/// `data[offsets[i]..offsets[i + 1]]`. For a value that failed, that slot holds the error's
+/// message instead, and `failed` names its index and kind (in index order). `data` is wiped
+/// when dropped.
+pub(crate) struct Packed {
+    pub data: Zeroizing<Vec<u8>>,
+    pub offsets: Vec<usize>,
+    pub failed: Vec<(usize, ErrorKind)>,
+}
+
+/// One thread's share of a [`Packed`].
+#[derive(Default)]
+struct Part {
+    data: Zeroizing<Vec<u8>>,
+    lens: Vec<usize>,
+    failed: Vec<(usize, ErrorKind)>,
+}
+
+impl Context {
+    /// Encrypts `values` into one [`Packed`].
+    pub(crate) fn encrypt_packed(
+        &self,
+        values: &[&[u8]],
+        opts: &EncryptOptions,
+        threads: usize,
+    ) -> Result<Packed> {
+        // Resolved once, so that a bad option fails the call instead of every value.
+        self.resolve(opts)?;
+        pack(values, threads, false, |v| self.encrypt(v, opts))
+    }
+
+    /// Decrypts `values` into one [`Packed`].
+    pub(crate) fn decrypt_packed(&self, values: &[&[u8]], threads: usize) -> Result<Packed> {
+        pack(values, threads, true, |v| self.decrypt(v))
+    }
+}
+
+fn pack(
+    values: &[&[u8]],
+    threads: usize,
+    plaintext: bool,
+    one: impl Fn(&[u8]) -> Result<Vec<u8>> + Sync,
+) -> Result<Packed> {
+    let count = values.len();
+    let bytes = values.iter().map(|v| v.len()).sum();
+    let n = threads_for(count, bytes, thread_limit(threads)?);
+    let parts = split(count, n, |range| {
+        let mut part = Part {
+            lens: Vec::with_capacity(range.len()),
+            ..Part::default()
+        };
+        for i in range {
+            let at = part.data.len();
+            match one(values[i]) {
+                Ok(mut out) => {
+                    crate::wipe::extend(&mut part.data, &out);
+                    if plaintext {
+                        out.zeroize();
+                    }
+                }
+                Err(e) => {
+                    crate::wipe::extend(&mut part.data, e.to_string().as_bytes());
+                    part.failed.push((i, e.kind()));
+                }
+            }
+            part.lens.push(part.data.len() - at);
+        }
+        part
+    });
+    let total = parts.iter().map(|p| p.data.len()).sum();
+    let mut packed = Packed {
+        data: Zeroizing::new(Vec::with_capacity(total)),
+        offsets: Vec::with_capacity(count + 1),
+        failed: Vec::new(),
+    };
+    packed.offsets.push(0);
+    for part in parts {
+        packed.data.extend_from_slice(&part.data);
+        for len in part.lens {
+            let end = packed.offsets[packed.offsets.len() - 1] + len;
+            packed.offsets.push(end);
+        }
+        packed.failed.extend(part.failed);
+    }
+    Ok(packed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_batches_stay_on_one_thread() {
+        assert_eq!(threads_for(0, 0, 8), 1);
+        assert_eq!(threads_for(10, 100, 8), 1);
+        assert_eq!(threads_for(MIN_VALUES_PER_THREAD * 3, 0, 8), 3);
+        assert_eq!(threads_for(MIN_VALUES_PER_THREAD * 100, 0, 2), 2);
+        // Few values, many bytes: one thread per value at most.
+        assert_eq!(threads_for(2, 64 << 20, 8), 2);
+        assert_eq!(threads_for(1, 64 << 20, 8), 1);
+    }
+
+    #[test]
+    fn split_covers_every_index_once_in_order() {
+        for (count, threads) in [(0, 1), (1, 4), (7, 3), (10_000, 4), (5, 5)] {
+            let parts = split(count, threads, |r| r.collect::<Vec<_>>());
+            let all: Vec<usize> = parts.into_iter().flatten().collect();
+            assert_eq!(all, (0..count).collect::<Vec<_>>(), "{count} on {threads}");
+        }
+    }
+
+    #[test]
+    fn split_really_uses_other_threads() {
+        let ids = split(4, 4, |_| std::thread::current().id());
+        let distinct: std::collections::HashSet<_> = ids.into_iter().collect();
+        assert_eq!(distinct.len(), 4);
+    }
+}

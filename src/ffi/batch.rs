@@ -1,0 +1,393 @@
+//! Many values in one call: `se_encrypt_batch` / `se_decrypt_batch` (packed in and out, a
+//! status per value, for bindings that pay per crossing) and `se_encrypt_many` /
+//! `se_decrypt_many` (an array of slices, all-or-nothing). All of them run large batches on
+//! several threads (see `crate::batch`).
+
+use super::context::{ctx_ref, se_context};
+use super::value::{options, se_encrypt_options};
+use super::{bytes, check_out, guard, guard_value, se_bytes, se_bytes_free, se_status, write_out};
+use crate::batch::Packed;
+use crate::error::Error;
+
+/// A borrowed input buffer, for the batch calls.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct se_slice {
+    /// The bytes (NULL allowed when `len` is 0).
+    pub data: *const u8,
+    /// Their number.
+    pub len: usize,
+}
+
+/// The results of `se_encrypt_batch` / `se_decrypt_batch`, owned by the library: read them
+/// with `se_batch_data`, `se_batch_offsets` and `se_batch_statuses`, free with
+/// `se_batch_free` (which wipes the data). Immutable: may be read from several threads.
+pub struct se_batch {
+    packed: Packed,
+    statuses: Vec<i32>,
+}
+
+/// Shared shape of the packed calls: validates the packed input and hands `run` the values.
+///
+/// # Safety
+/// As for the exported batch functions.
+#[allow(clippy::too_many_arguments)]
+unsafe fn packed_call(
+    name: &str,
+    ctx: *const se_context,
+    data: *const u8,
+    data_len: usize,
+    offsets: *const usize,
+    count: usize,
+    out: *mut *mut se_batch,
+    run: impl FnOnce(&crate::Context, &[&[u8]]) -> Result<Packed, Error>,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL out-parameter, writable per the caller's contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+    guard(name, || {
+        check_out(out, "out")?;
+        if offsets.is_null() {
+            return Err(Error::Argument(
+                "offsets is NULL: pass count + 1 offsets (0 and then where each value ends)".into(),
+            ));
+        }
+        // SAFETY: caller's contract: ctx live, data valid for data_len, offsets for count + 1.
+        let (ctx, data, offsets) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                bytes(data, data_len, "data")?,
+                std::slice::from_raw_parts(offsets, count.saturating_add(1)),
+            )
+        };
+        for i in 0..count {
+            if offsets[i] > offsets[i + 1] || offsets[i + 1] > data.len() {
+                return Err(Error::Argument(format!(
+                    "offsets[{}] = {} and offsets[{}] = {} do not describe a value inside the \
+                     {} bytes of data: offsets must not decrease and must end within data_len",
+                    i,
+                    offsets[i],
+                    i + 1,
+                    offsets[i + 1],
+                    data.len()
+                )));
+            }
+        }
+        let values: Vec<&[u8]> = (0..count)
+            .map(|i| &data[offsets[i]..offsets[i + 1]])
+            .collect();
+        let packed = run(ctx, &values)?;
+        let statuses = {
+            let mut s = vec![se_status::SE_OK as i32; count];
+            for &(i, kind) in &packed.failed {
+                s[i] = se_status::from(kind) as i32;
+            }
+            s
+        };
+        let batch = Box::new(se_batch { packed, statuses });
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(batch), "out") }
+    })
+}
+
+/// Encrypts `count` values with the same `options` (NULL = defaults) in one call, each with
+/// its own result. The values are packed: value `i` is `data[offsets[i] .. offsets[i + 1]]`,
+/// so `offsets` has `count + 1` entries (usually 0, then where each value ends). Large batches
+/// run on several threads: at most `threads`, or when it is 0 `SYMMETRIC_ENCRYPTION_THREADS`,
+/// else every CPU; batches under 2048 values and 1 MiB stay on the calling thread.
+///
+/// One value that fails does not fail the call: `se_batch_statuses` gives each value's status,
+/// and a failed value's slot holds its error message (UTF-8) instead of a result. On success
+/// `*out` holds the results; free it with `se_batch_free`. Errors of the call itself:
+/// `SE_ERROR_ARGUMENT` (NULL `ctx`, `out` or `offsets`, offsets that decrease or run past
+/// `data_len`, a bad `SYMMETRIC_ENCRYPTION_THREADS`), `SE_ERROR_CIPHER` (`options.version` is
+/// not configured).
+///
+/// # Safety
+/// `ctx` a live context; `data` valid for `data_len` bytes; `offsets` valid for `count + 1`
+/// items; `options` NULL or readable; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_batch(
+    ctx: *const se_context,
+    data: *const u8,
+    data_len: usize,
+    offsets: *const usize,
+    count: usize,
+    options: *const se_encrypt_options,
+    threads: usize,
+    out: *mut *mut se_batch,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    let opts = unsafe { self::options(options) };
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        packed_call(
+            "se_encrypt_batch",
+            ctx,
+            data,
+            data_len,
+            offsets,
+            count,
+            out,
+            |c, values| c.encrypt_packed(values, &opts?, threads),
+        )
+    }
+}
+
+/// Decrypts `count` packed values in one call, each with its own result (the plaintexts, or
+/// a failed value's message). As `se_encrypt_batch` for packing, threads and failures; a
+/// value's status is what `se_decrypt` would return for it.
+///
+/// # Safety
+/// As `se_encrypt_batch`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_batch(
+    ctx: *const se_context,
+    data: *const u8,
+    data_len: usize,
+    offsets: *const usize,
+    count: usize,
+    threads: usize,
+    out: *mut *mut se_batch,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        packed_call(
+            "se_decrypt_batch",
+            ctx,
+            data,
+            data_len,
+            offsets,
+            count,
+            out,
+            |c, values| c.decrypt_packed(values, threads),
+        )
+    }
+}
+
+/// The number of values in `batch` (0 for NULL).
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_count(batch: *const se_batch) -> usize {
+    // SAFETY: NULL or live per the contract.
+    guard_value("se_batch_count", 0, || {
+        unsafe { batch.as_ref() }.map_or(0, |b| b.statuses.len())
+    })
+}
+
+/// How many values of `batch` failed (0 for NULL).
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_failures(batch: *const se_batch) -> usize {
+    // SAFETY: NULL or live per the contract.
+    guard_value("se_batch_failures", 0, || {
+        unsafe { batch.as_ref() }.map_or(0, |b| b.packed.failed.len())
+    })
+}
+
+/// All results of `batch` in one buffer; `*len` (may be NULL) gets its size. Result `i` is
+/// `data[offsets[i] .. offsets[i + 1]]` with `se_batch_offsets`. Owned by the batch: valid
+/// until `se_batch_free`. NULL when the buffer is empty or `batch` is NULL.
+///
+/// # Safety
+/// `batch` NULL or live; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_data(batch: *const se_batch, len: *mut usize) -> *const u8 {
+    guard_value("se_batch_data", std::ptr::null(), || {
+        // SAFETY: NULL or live per the contract.
+        let data: &[u8] = unsafe { batch.as_ref() }.map_or(&[], |b| &b.packed.data);
+        if !len.is_null() {
+            // SAFETY: non-NULL, writable per the contract.
+            unsafe { len.write(data.len()) };
+        }
+        if data.is_empty() {
+            std::ptr::null()
+        } else {
+            data.as_ptr()
+        }
+    })
+}
+
+/// The `count + 1` offsets of `batch`'s results into `se_batch_data` (the first is 0). Owned
+/// by the batch; NULL for a NULL batch.
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_offsets(batch: *const se_batch) -> *const usize {
+    guard_value("se_batch_offsets", std::ptr::null(), || {
+        // SAFETY: NULL or live per the contract.
+        unsafe { batch.as_ref() }.map_or(std::ptr::null(), |b| b.packed.offsets.as_ptr())
+    })
+}
+
+/// The `count` statuses of `batch`'s values (`se_status` values as `int32_t`: 0 = `SE_OK`).
+/// Owned by the batch; NULL for a NULL or empty batch.
+///
+/// # Safety
+/// `batch` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_statuses(batch: *const se_batch) -> *const i32 {
+    guard_value("se_batch_statuses", std::ptr::null(), || {
+        // SAFETY: NULL or live per the contract.
+        match unsafe { batch.as_ref() } {
+            Some(b) if !b.statuses.is_empty() => b.statuses.as_ptr(),
+            _ => std::ptr::null(),
+        }
+    })
+}
+
+/// Frees `batch`, wiping its data. NULL is accepted.
+///
+/// # Safety
+/// `batch` NULL or a live batch, not used again.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_free(batch: *mut se_batch) {
+    guard_value("se_batch_free", (), || {
+        if !batch.is_null() {
+            // SAFETY: from Box::into_raw in packed_call, freed once per the contract.
+            drop(unsafe { Box::from_raw(batch) });
+        }
+    })
+}
+
+/// Shared shape of the all-or-nothing batch calls: runs `f` over `count` inputs into `outs`.
+/// On failure every output is freed, `*failed_index` (may be NULL) gets the first failing
+/// index and the status is that input's.
+///
+/// # Safety
+/// As for the exported batch functions.
+unsafe fn many_call(
+    name: &str,
+    ctx: *const se_context,
+    inputs: *const se_slice,
+    count: usize,
+    outs: *mut se_bytes,
+    failed_index: *mut usize,
+    f: impl FnOnce(&crate::Context, &[&[u8]]) -> Result<Vec<Result<Vec<u8>, Error>>, Error>,
+) -> se_status {
+    guard(name, || {
+        if count == 0 {
+            return Ok(());
+        }
+        if inputs.is_null() || outs.is_null() {
+            return Err(Error::Argument("inputs or outs is NULL".into()));
+        }
+        // SAFETY: caller's contract: ctx is live, `inputs` holds `count` slices and `outs` room
+        // for `count` se_bytes.
+        let (ctx, inputs, outs) = unsafe {
+            (
+                ctx_ref(ctx)?,
+                std::slice::from_raw_parts(inputs, count),
+                std::slice::from_raw_parts_mut(outs, count),
+            )
+        };
+        for o in outs.iter_mut() {
+            *o = se_bytes::EMPTY;
+        }
+        let values = inputs
+            .iter()
+            .enumerate()
+            // SAFETY: each slice is valid for its length per the contract.
+            .map(|(i, s)| unsafe { bytes(s.data, s.len, "inputs[i].data") }.map_err(|e| (i, e)))
+            .collect::<Result<Vec<&[u8]>, (usize, Error)>>();
+        let failure = match values {
+            Err(first) => Some(first),
+            Ok(values) => {
+                let results = f(ctx, &values)?;
+                let mut failure = None;
+                for (i, r) in results.into_iter().enumerate() {
+                    match r {
+                        Ok(v) if failure.is_none() => outs[i] = se_bytes::from_vec(v),
+                        Ok(mut v) => zeroize::Zeroize::zeroize(&mut v),
+                        Err(e) if failure.is_none() => failure = Some((i, e)),
+                        Err(_) => {}
+                    }
+                }
+                failure
+            }
+        };
+        let Some((i, e)) = failure else {
+            return Ok(());
+        };
+        for o in outs[..i].iter_mut() {
+            // SAFETY: filled by from_vec above.
+            unsafe { se_bytes_free(o) };
+        }
+        if !failed_index.is_null() {
+            // SAFETY: non-NULL, writable per the contract.
+            unsafe { failed_index.write(i) };
+        }
+        Err(e.context(format_args!("value {i}")))
+    })
+}
+
+/// Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
+/// rotation), with the same `options` for all. `outs` must have room for `count` results; free
+/// each with `se_bytes_free`. All or nothing: on failure nothing is left allocated in `outs`,
+/// and `*failed_index` (may be NULL) says which input failed first. Large batches run on
+/// several threads as for `se_encrypt_batch` with `threads` 0; `se_encrypt_batch` also gives a
+/// result per value.
+///
+/// # Safety
+/// `ctx` a live context; `inputs` `count` valid slices; `outs` writable for `count` items.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_many(
+    ctx: *const se_context,
+    inputs: *const se_slice,
+    count: usize,
+    options: *const se_encrypt_options,
+    outs: *mut se_bytes,
+    failed_index: *mut usize,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    let opts = unsafe { self::options(options) };
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        many_call(
+            "se_encrypt_many",
+            ctx,
+            inputs,
+            count,
+            outs,
+            failed_index,
+            |c, values| {
+                let opts = opts?;
+                c.resolve(&opts)?;
+                c.encrypt_many(values, &opts, 0)
+            },
+        )
+    }
+}
+
+/// Decrypts `count` values in one call. As `se_encrypt_many` for ownership, threads and
+/// failures.
+///
+/// # Safety
+/// As `se_encrypt_many`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_many(
+    ctx: *const se_context,
+    inputs: *const se_slice,
+    count: usize,
+    outs: *mut se_bytes,
+    failed_index: *mut usize,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        many_call(
+            "se_decrypt_many",
+            ctx,
+            inputs,
+            count,
+            outs,
+            failed_index,
+            |c, values| c.decrypt_many(values, 0),
+        )
+    }
+}
