@@ -57,20 +57,36 @@ impl Chunker {
     /// The plaintext is `frame[..len]`.
     pub fn open(&self, index: u64, last: bool, frame: &mut [u8]) -> Result<usize> {
         if frame.len() < TAG_LEN {
-            return Err(Error::Cipher(format!(
-                "chunk {index} is {} bytes, too short to hold its 16-byte auth tag: the stream was \
-                 truncated",
-                frame.len()
-            )));
+            return Err(too_short(index, frame.len()));
         }
         let len = frame.len() - TAG_LEN;
         let (body, tag) = frame.split_at_mut(len);
         let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("split at the tag length");
-        let n = nonce(&self.prefix, index, last)?;
-        let what = format!("stream's chunk {index}");
-        self.key.gcm_open(&n, &self.aad, body, &tag, &what)?;
+        self.open_detached(index, last, body, &tag)?;
         Ok(len)
     }
+
+    /// Opens a chunk's ciphertext `body` in place, with its `tag` held apart (the reader opens
+    /// chunks straight into the caller's buffer this way). On failure `body` is wiped.
+    pub fn open_detached(
+        &self,
+        index: u64,
+        last: bool,
+        body: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<()> {
+        let n = nonce(&self.prefix, index, last)?;
+        let what = format!("stream's chunk {index}");
+        self.key.gcm_open(&n, &self.aad, body, tag, &what)
+    }
+}
+
+/// The error for a frame of `len` bytes, too short for its tag.
+pub(crate) fn too_short(index: u64, len: usize) -> Error {
+    Error::Cipher(format!(
+        "chunk {index} is {len} bytes, too short to hold its 16-byte auth tag: the stream was \
+         truncated"
+    ))
 }
 
 /// The frame cipher of one chunked stream, for callers that lay out the frames themselves (the

@@ -27,6 +27,7 @@
 //! # Ok::<(), symmetric_encryption::Error>(())
 //! ```
 
+mod body;
 pub mod chunked;
 mod output;
 mod reader;
