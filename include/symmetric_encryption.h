@@ -944,6 +944,26 @@ enum se_status se_context_load(const char *path, const char *environment, struct
 enum se_status se_context_load_yaml(const char *yaml, size_t yaml_len, const char *environment, struct se_context **out);
 
 /**
+ * As `se_context_load`, with relative key file paths resolved against `key_dir` instead of
+ * the working directory (NULL: the working directory). For a process that loads the
+ * configuration of an application started elsewhere: a data-engine worker, a cron job.
+ *
+ * # Safety
+ * `path`, `environment` and `key_dir` NULL or NUL-terminated; `out` writable.
+ */
+enum se_status se_context_load_in(const char *path, const char *environment, const char *key_dir, struct se_context **out);
+
+/**
+ * As `se_context_load_yaml`, with relative key file paths resolved against `key_dir` (NULL:
+ * the working directory).
+ *
+ * # Safety
+ * `yaml` valid for `yaml_len` bytes; `environment` and `key_dir` NULL or NUL-terminated;
+ * `out` writable.
+ */
+enum se_status se_context_load_yaml_in(const char *yaml, size_t yaml_len, const char *environment, const char *key_dir, struct se_context **out);
+
+/**
  * Frees a context. NULL is accepted. The keys it held (raw key, AES key schedule, GHASH key,
  * HMAC state, configured iv) are zeroized once no other context shares them: contexts made
  * by `se_context_select`, `se_context_combine` and `se_context_with_max_decompressed_size`

@@ -107,6 +107,87 @@ pub unsafe extern "C" fn se_context_load_yaml(
     })
 }
 
+/// As `se_context_load`, with relative key file paths resolved against `key_dir` instead of
+/// the working directory (NULL: the working directory). For a process that loads the
+/// configuration of an application started elsewhere: a data-engine worker, a cron job.
+///
+/// # Safety
+/// `path`, `environment` and `key_dir` NULL or NUL-terminated; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_load_in(
+    path: *const c_char,
+    environment: *const c_char,
+    key_dir: *const c_char,
+    out: *mut *mut se_context,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+    guard("se_context_load_in", || {
+        check_out(out, "out")?;
+        // SAFETY: caller's contract.
+        let (path, env, dir) = unsafe {
+            (
+                opt_str(path, "path")?,
+                opt_str(environment, "environment")?,
+                opt_str(key_dir, "key_dir")?,
+            )
+        };
+        let path = path.map_or_else(crate::config::default_path, Into::into);
+        let mut config = crate::Config::from_path(&path)?;
+        if let Some(dir) = dir {
+            config = config.with_key_dir(dir);
+        }
+        let ctx = config.context(env)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_context::boxed(ctx), "out") }
+    })
+}
+
+/// As `se_context_load_yaml`, with relative key file paths resolved against `key_dir` (NULL:
+/// the working directory).
+///
+/// # Safety
+/// `yaml` valid for `yaml_len` bytes; `environment` and `key_dir` NULL or NUL-terminated;
+/// `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_context_load_yaml_in(
+    yaml: *const c_char,
+    yaml_len: usize,
+    environment: *const c_char,
+    key_dir: *const c_char,
+    out: *mut *mut se_context,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL, writable per the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+    guard("se_context_load_yaml_in", || {
+        check_out(out, "out")?;
+        if yaml.is_null() {
+            return Err(Error::Argument("yaml is NULL".into()));
+        }
+        // SAFETY: caller's contract.
+        let (text, env, dir) = unsafe {
+            (
+                bytes(yaml.cast(), yaml_len, "yaml")?,
+                opt_str(environment, "environment")?,
+                opt_str(key_dir, "key_dir")?,
+            )
+        };
+        let text = std::str::from_utf8(text)
+            .map_err(|_| Error::Argument("yaml is not valid UTF-8".into()))?;
+        let mut config = crate::Config::from_yaml_str(text, "<yaml>")?;
+        if let Some(dir) = dir {
+            config = config.with_key_dir(dir);
+        }
+        let ctx = config.context(env)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_context::boxed(ctx), "out") }
+    })
+}
+
 /// Frees a context. NULL is accepted. The keys it held (raw key, AES key schedule, GHASH key,
 /// HMAC state, configured iv) are zeroized once no other context shares them: contexts made
 /// by `se_context_select`, `se_context_combine` and `se_context_with_max_decompressed_size`

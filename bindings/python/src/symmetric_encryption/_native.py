@@ -301,6 +301,20 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "se_context_max_decompressed_size": (c_uint64, [ctx_p]),
     "se_reader_set_max_output": (status, [reader_p, c_uint64]),
     "se_decrypt_file_max_output": (status, [ctx_p, c_char_p, c_char_p, c_uint64]),
+    # issue 17: batches (packed, a status per value) and loading with a key directory
+    "se_encrypt_batch": (status, [ctx_p, c_char_p, c_size_t, c_void_p, c_size_t,
+                                  POINTER(se_encrypt_options), c_size_t, POINTER(c_void_p)]),
+    "se_decrypt_batch": (status, [ctx_p, c_char_p, c_size_t, c_void_p, c_size_t, c_size_t,
+                                  POINTER(c_void_p)]),
+    "se_batch_count": (c_size_t, [c_void_p]),
+    "se_batch_failures": (c_size_t, [c_void_p]),
+    "se_batch_data": (c_void_p, [c_void_p, POINTER(c_size_t)]),
+    "se_batch_offsets": (c_void_p, [c_void_p]),
+    "se_batch_statuses": (c_void_p, [c_void_p]),
+    "se_batch_free": (None, [c_void_p]),
+    "se_context_load_in": (status, [c_char_p, c_char_p, c_char_p, POINTER(ctx_p)]),
+    "se_context_load_yaml_in": (status, [c_char_p, c_size_t, c_char_p, c_char_p,
+                                         POINTER(ctx_p)]),
 }
 
 #: Functions of the ABI that the loaded library does not export (an older build).

@@ -1,0 +1,132 @@
+"""Context.encrypt_many / decrypt_many: gem-written values in one call, a result per value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ciphertext, needs, plaintext
+from test_configs import copy_set, enter, set_json
+from test_strings import CASES, ctx_of
+
+import symmetric_encryption as se
+
+pytestmark = needs("se_encrypt_batch", "se_decrypt_batch")
+
+def single(ctx: se.Context, value: Any) -> Any:
+    """What decrypt_bytes gives one value: its plaintext or its exception."""
+    try:
+        return ctx.decrypt_bytes(value)
+    except se.Error as e:
+        return e
+
+
+def damaged(value: bytes) -> bytes:
+    """The value with one byte of its encoded payload changed."""
+    b = bytearray(value)
+    if not b:
+        return b"@"
+    i = len(b) * 2 // 3
+    b[i] = ord("A") if b[i] != ord("A") else ord("B")
+    return bytes(b)
+
+
+def test_every_gem_value_in_batches_with_failures_alone() -> None:
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for case in CASES:
+        key = (case["key_id"], case["version"], case["encoding"], case["always_add_header"])
+        groups.setdefault(key, []).append(case)
+    checked = 0
+    for cases in groups.values():
+        ctx = ctx_of(cases[0])
+        values: list[Any] = []
+        want: list[Any] = []
+        for case in cases:
+            good = ciphertext(case)
+            bad = damaged(good)
+            values += [good, bad, None]
+            want += [plaintext(case), single(ctx, bad), None]
+        got = ctx.decrypt_many_bytes(values, on_error="return")
+        for i, (g, w) in enumerate(zip(got, want)):
+            if isinstance(w, se.Error):
+                assert type(g) is type(w) and str(g) == f"value {i}: {w}", (i, g, w)
+            else:
+                assert g == w, i
+        checked += len(cases)
+    assert checked == len(CASES) == 364
+
+
+def test_a_gem_configuration_decrypts_a_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_set("file_gcm_default", tmp_path)
+    meta = set_json("file_gcm_default")
+    enter(root, meta["env_vars"], monkeypatch)
+    for env in meta["environments"]:
+        ctx = se.Context.load(env=env["environment"])
+        samples = [(s["ciphertext"], s["plaintext_utf8"]) for s in env["samples"]]
+        # 20,000 values: several threads. Every 11th damaged.
+        column = [samples[i % len(samples)] for i in range(20_000)]
+        values = [damaged(c.encode()).decode() if i % 11 == 0 else c
+                  for i, (c, _) in enumerate(column)]
+        for mode in ("return", "none"):
+            got = ctx.decrypt_many(values, on_error=mode, threads=2)
+            for i, ((_, pt), g) in enumerate(zip(column, got)):
+                if i % 11:
+                    assert g == pt, (env["environment"], i)
+                elif mode == "none":
+                    assert g is None or g == ctx.decrypt(values[i])
+                else:
+                    assert isinstance(g, se.Error) and str(g).startswith(f"value {i}: "), g
+        with pytest.raises(se.Error, match="^value 0: "):
+            ctx.decrypt_many(values)
+
+
+def test_batch_encryption_is_encrypt_per_value() -> None:
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(range(32)), version=4)
+    values = [f"row {i} ünïcode" for i in range(10_000)]
+    assert ctx.encrypt_many(values, random_iv=False) == [ctx.encrypt(v, random_iv=False)
+                                                         for v in values]
+    assert ctx.encrypt_many_bytes(values[:5], random_iv=False) == [
+        ctx.encrypt(v, random_iv=False).encode() for v in values[:5]]
+    random = ctx.encrypt_many(iter(values), compress=True, threads=1)
+    assert len(set(random)) == len(values)
+    assert ctx.decrypt_many(random) == values
+    assert ctx.decrypt_many_bytes(tuple(random[:3])) == [v.encode() for v in values[:3]]
+    # Mixed types and None, as a column read from a database.
+    mixed: list[Any] = ["a", b"b", bytearray(b"c"), memoryview(b"d"), None, ""]
+    enc = ctx.encrypt_many(mixed)
+    assert enc[4] is None and enc[5] == ""
+    assert ctx.decrypt_many(enc) == ["a", "b", "c", "d", None, ""]
+    assert ctx.decrypt_many([]) == []
+
+
+def test_non_utf8_plaintext_is_an_encoding_error_of_that_value() -> None:
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    enc = ctx.encrypt_many([b"ok", b"\xff\xfe"])
+    got = ctx.decrypt_many(enc, on_error="return")
+    assert got[0] == "ok" and isinstance(got[1], se.EncodingError)
+    assert ctx.decrypt_many_bytes(enc) == [b"ok", b"\xff\xfe"]
+
+
+def test_bad_arguments_say_what_is_wrong() -> None:
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    with pytest.raises(ValueError, match="on_error"):
+        ctx.decrypt_many(["x"], on_error="ignore")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="threads"):
+        ctx.decrypt_many(["x"], threads=0)
+    with pytest.raises(TypeError, match="value 1: expected str, bytes or None, not int"):
+        ctx.encrypt_many(["x", 5])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="not a single str"):
+        ctx.encrypt_many("abc")  # type: ignore[arg-type]
+    with pytest.raises(se.CipherError, match="version 9"):
+        ctx.encrypt_many(["x"], version=9)
+
+
+def test_bad_thread_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", "-2")
+    with pytest.raises(se.ArgumentError, match="SYMMETRIC_ENCRYPTION_THREADS"):
+        ctx.encrypt_many(["x"])
+    assert len(ctx.encrypt_many(["x"], threads=2)) == 1
