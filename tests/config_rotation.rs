@@ -24,44 +24,24 @@ fn vectors() -> PathBuf {
     dir
 }
 
-/// The text with random parts replaced: every `key`, `iv` and `encrypted_key` value (a
-/// `!binary |-` block, or, for random bytes that happen to be all ASCII, a quoted string:
-/// Psych writes those as strings, and so does this library), and the values in printed
-/// `export` / `heroku config:add` lines.
-fn mask(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let trimmed = line.trim_start();
-        let trimmed = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-        let indent = &line[..line.len() - trimmed.len()];
-        let binary_field = ["key: ", "iv: ", "encrypted_key: "]
-            .iter()
-            .find(|name| trimmed.starts_with(*name));
-        let masked = if let Some(name) = binary_field {
-            if trimmed.ends_with("!binary |-") {
-                lines.next();
-            }
-            format!("{indent}{name}<bytes>")
-        } else if trimmed.starts_with("export ") || trimmed.starts_with("heroku config:add ") {
-            format!("{}=<value>", line.split('=').next().unwrap())
-        } else {
-            line.to_string()
-        };
-        out.push(masked);
-    }
-    out.join("\n")
-}
+#[path = "cli_common/yaml_mask.rs"]
+mod yaml_mask;
 
-#[test]
-fn the_mask_hides_random_bytes_whichever_way_they_are_written() {
-    let block = "  - iv: !binary |-\n      q83vEjRWeJA=\n    version: 1";
-    let quoted = "  - iv: \".<4n\\x1C7S~)!\\x0F\\x7F\"\n    version: 1";
-    assert_eq!(mask(block), mask(quoted));
-    assert_ne!(
-        mask(block),
-        mask("  - iv: !binary |-\n      q83vEjRWeJA=\n    version: 2")
-    );
+/// The text with random parts replaced: key, iv and encrypted-key values (see
+/// [`yaml_mask::masked_yaml`]), and the values in printed `export` / `heroku config:add` lines.
+fn mask(text: &str) -> String {
+    yaml_mask::masked_yaml(text)
+        .lines()
+        .map(|line| {
+            let t = line.trim_start();
+            if t.starts_with("export ") || t.starts_with("heroku config:add ") {
+                format!("{}=<value>", line.split('=').next().unwrap())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn io(dir: &Path) -> KeyIo {

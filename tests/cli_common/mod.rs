@@ -199,22 +199,5 @@ pub fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// A YAML file with every base64 block after `!binary |-` masked, to compare layouts whose keys
-/// are random.
-pub fn masked_yaml(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut mask_next = false;
-    for line in text.lines() {
-        if mask_next {
-            let indent = line.len() - line.trim_start().len();
-            out.push(format!("{}<base64>", " ".repeat(indent)));
-            mask_next = false;
-        } else {
-            out.push(line.to_string());
-        }
-        if line.trim_end().ends_with("!binary |-") {
-            mask_next = true;
-        }
-    }
-    out.join("\n")
-}
+mod yaml_mask;
+pub use yaml_mask::masked_yaml;

@@ -198,37 +198,14 @@ fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("NotFoundException")
 }
 
-/// Runs a future on a current-thread runtime built for it and shut down after it. When the
-/// caller is itself on a tokio runtime (a Rust program calling this library from async code),
-/// a runtime cannot be started on its thread, so the call runs on a scoped thread of its own.
+/// Runs a KMS future on a runtime of its own (see [`crate::keystore::runtime`]).
 fn run<T, F, Fut>(make: F) -> Result<T>
 where
     T: Send,
     F: FnOnce() -> Fut + Send,
     Fut: Future<Output = Result<T>>,
 {
-    let go = move || -> Result<T> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::Keystore(format!("cannot start a tokio runtime for KMS calls: {e}"))
-            })?;
-        let out = rt.block_on(make());
-        // Nothing may outlive the call; a DNS lookup still running on a blocking thread is
-        // left to finish on its own rather than waited for.
-        rt.shutdown_background();
-        out
-    };
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| {
-            s.spawn(go)
-                .join()
-                .unwrap_or_else(|_| Err(Error::Internal("a KMS call panicked".into())))
-        })
-    } else {
-        go()
-    }
+    crate::keystore::runtime::run("KMS", make)
 }
 
 /// An SDK client for one region and one call, and what error messages need to know.
