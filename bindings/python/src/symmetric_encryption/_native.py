@@ -336,7 +336,8 @@ for _name, (_restype, _argtypes) in _SIGNATURES.items():
 # them, always with exactly these argument types: ctypes.c_void_p (handles), bytes (data),
 # ctypes.c_size_t (lengths), ctypes.byref(...) (structs and out-parameters), int (int32).
 fast = ctypes.CDLL(str(LIB_PATH))
-for _name in ("se_encrypt", "se_decrypt", "se_decrypt_version"):
+for _name in ("se_encrypt", "se_decrypt", "se_decrypt_version", "se_encrypt_into",
+              "se_decrypt_into"):
     getattr(fast, _name).restype = c_int32
 fast.se_bytes_free.restype = None
 

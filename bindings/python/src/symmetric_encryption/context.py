@@ -27,10 +27,34 @@ _encrypt = _native.fast.se_encrypt
 _decrypt = _native.fast.se_decrypt
 _decrypt_version = _native.fast.se_decrypt_version
 _bytes_free = _native.fast.se_bytes_free
+_encrypt_into = _native.fast.se_encrypt_into
+_decrypt_into = _native.fast.se_decrypt_into
 _byref = ctypes.byref
 _se_bytes = _native.se_bytes
 _sizes = _native._SIZES
 _size_arg = _native.size_arg
+
+
+#: Results up to this size come back through a per-thread buffer in one foreign call
+#: (se_encrypt_into / se_decrypt_into); larger ones through a library allocation (two calls).
+_SCRATCH_CAP = 4096
+_SCRATCH_CAP_ARG = ctypes.c_size_t(_SCRATCH_CAP)
+_ZEROS = memoryview(bytes(_SCRATCH_CAP))
+_TOO_SMALL = _native.SE_ERROR_ARGUMENT
+
+
+class _Scratch(threading.local):
+    """One thread's result buffer, with everything a call passes built once: the buffer, a
+    memoryview of it, and the length out-parameter. Decrypted bytes are wiped from it as soon
+    as they are copied out."""
+
+    def __init__(self) -> None:
+        buf = ctypes.create_string_buffer(_SCRATCH_CAP)
+        length = ctypes.c_size_t()
+        self.parts = (buf, memoryview(buf).cast("B"), ctypes.byref(length), length)
+
+
+_scratch = _Scratch()
 
 
 def _tri(value: bool | None, what: str) -> int:
@@ -475,9 +499,22 @@ class Context:
             opts = _options(random_iv, compress, header, version)
         data = value if type(value) is bytes else _data(value)
         n = len(data)
+        size = _sizes.get(n) or _size_arg(n)
+        buf, view, length_ref, length = _scratch.parts
+        code = _encrypt_into(self._cptr, data, size, opts, buf, _SCRATCH_CAP_ARG, length_ref)
+        if not code:
+            try:
+                return str(view[: length.value], "ascii")
+            except UnicodeDecodeError:
+                raise errors.ArgumentError(
+                    "this context's encoding is 'none': encrypted values are binary; "
+                    "use encrypt_bytes()"
+                ) from None
+        if code != _TOO_SMALL or length.value <= _SCRATCH_CAP:
+            _native.check(code)
         out = _se_bytes()
         ref = _byref(out)
-        code = _encrypt(self._cptr, data, _sizes.get(n) or _size_arg(n), opts, ref)
+        code = _encrypt(self._cptr, data, size, opts, ref)
         if code:
             _native.check(code)
         ptr = out.data
@@ -526,6 +563,17 @@ class Context:
         """
         data = value if type(value) is bytes else _data(value)
         n = len(data)
+        if version is None:
+            size = _sizes.get(n) or _size_arg(n)
+            buf, view, length_ref, length = _scratch.parts
+            code = _decrypt_into(self._cptr, data, size, buf, _SCRATCH_CAP_ARG, length_ref)
+            if not code:
+                k = length.value
+                result = view[:k].tobytes()
+                view[:k] = _ZEROS[:k]
+                return result
+            if code != _TOO_SMALL or length.value <= _SCRATCH_CAP:
+                _native.check(code)
         out = _se_bytes()
         ref = _byref(out)
         if version is None:
@@ -554,6 +602,22 @@ class Context:
         # decrypt_bytes, inlined: one Python call less on the hot path.
         data = value if type(value) is bytes else _data(value)
         n = len(data)
+        if version is None:
+            size = _sizes.get(n) or _size_arg(n)
+            buf, view, length_ref, length = _scratch.parts
+            code = _decrypt_into(self._cptr, data, size, buf, _SCRATCH_CAP_ARG, length_ref)
+            if not code:
+                k = length.value
+                try:
+                    return str(view[:k], "utf-8")
+                except UnicodeDecodeError:
+                    raise errors.EncodingError(
+                        "the decrypted value is not UTF-8 text: use decrypt_bytes()"
+                    ) from None
+                finally:
+                    view[:k] = _ZEROS[:k]
+            if code != _TOO_SMALL or length.value <= _SCRATCH_CAP:
+                _native.check(code)
         out = _se_bytes()
         ref = _byref(out)
         if version is None:
