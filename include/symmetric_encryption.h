@@ -134,20 +134,6 @@ typedef struct se_encrypt_options {
 } se_encrypt_options;
 
 /**
- * A borrowed input buffer, for the batch calls.
- */
-typedef struct se_slice {
-  /**
-   * The bytes (NULL allowed when `len` is 0).
-   */
-  const uint8_t *data;
-  /**
-   * Their number.
-   */
-  size_t len;
-} se_slice;
-
-/**
  * A byte buffer owned by the library. Free it with `se_bytes_free` (which zeroes it first).
  * An empty result has `data == NULL` and `len == 0`.
  */
@@ -161,6 +147,20 @@ typedef struct se_bytes {
    */
   size_t len;
 } se_bytes;
+
+/**
+ * A borrowed input buffer, for the batch calls.
+ */
+typedef struct se_slice {
+  /**
+   * The bytes (NULL allowed when `len` is 0).
+   */
+  const uint8_t *data;
+  /**
+   * Their number.
+   */
+  size_t len;
+} se_slice;
 
 /**
  * The command line's key-management options, as text. Every field NULL (0 for the integer)
@@ -440,6 +440,38 @@ enum se_status se_encrypt_batch(const struct se_context *ctx, const uint8_t *dat
  * As `se_encrypt_batch`.
  */
 enum se_status se_decrypt_batch(const struct se_context *ctx, const uint8_t *data, size_t data_len, const size_t *offsets, size_t count, size_t threads, struct se_batch **out);
+
+/**
+ * As `se_encrypt_batch`, with the values separated by the byte `sep` instead of described by
+ * offsets (`data_len` 0 is one empty value; use `se_encrypt_batch` with `count` 0 for none).
+ * For bindings whose language joins and splits strings fast (Python, Ruby): a NUL separator
+ * when no value contains NUL. Read the results with the offsets, or joined again with
+ * `se_batch_join`.
+ *
+ * # Safety
+ * As `se_encrypt_batch`, without `offsets`.
+ */
+enum se_status se_encrypt_batch_split(const struct se_context *ctx, const uint8_t *data, size_t data_len, uint8_t sep, const struct se_encrypt_options *options, size_t threads, struct se_batch **out);
+
+/**
+ * As `se_decrypt_batch`, with the values separated by the byte `sep` (see
+ * `se_encrypt_batch_split`).
+ *
+ * # Safety
+ * As `se_decrypt_batch`, without `offsets`.
+ */
+enum se_status se_decrypt_batch_split(const struct se_context *ctx, const uint8_t *data, size_t data_len, uint8_t sep, size_t threads, struct se_batch **out);
+
+/**
+ * The results of `batch` joined by the byte `sep`, in `*out` (free it with `se_bytes_free`,
+ * which wipes it): for a language that splits a string faster than it slices one per value.
+ * Errors: `SE_ERROR_ARGUMENT` (NULL `batch` or `out`, or `sep` occurs in a result or a failed
+ * value's message: then use the offsets).
+ *
+ * # Safety
+ * `batch` live; `out` writable.
+ */
+enum se_status se_batch_join(const struct se_batch *batch, uint8_t sep, struct se_bytes *out);
 
 /**
  * The number of values in `batch` (0 for NULL).

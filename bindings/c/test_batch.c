@@ -213,6 +213,42 @@ static void test_bad_arguments(void) {
   se_context_free(ctx);
 }
 
+/* The separator forms: values joined by NUL in, results joined by NUL out. */
+static void test_split_and_join(void) {
+  se_context *ctx = dev_context("aes-256-gcm", 1);
+  const char in[] = "one\0two\0\0three"; /* four values, the third empty */
+  se_batch *enc = NULL;
+  se_encrypt_options det = {0, -1, -1, -1};
+  CHECK_STATUS(se_encrypt_batch_split(ctx, (const uint8_t *)in, sizeof in - 1, 0, &det, 0, &enc), SE_OK);
+  CHECK(se_batch_count(enc) == 4 && se_batch_failures(enc) == 0, "four values split at NUL");
+  size_t len;
+  const uint8_t *r = result(enc, 1, &len);
+  se_bytes one = {0};
+  se_encrypt(ctx, (const uint8_t *)"two", 3, &det, &one);
+  CHECK(len == one.len && memcmp(r, one.data, len) == 0, "split value 1 is \"two\" encrypted");
+  se_bytes_free(&one);
+  CHECK((result(enc, 2, &len), len == 0), "the empty value stays empty");
+  se_bytes joined = {0};
+  CHECK_STATUS(se_batch_join(enc, 0, &joined), SE_OK);
+  se_batch *dec = NULL;
+  CHECK_STATUS(se_decrypt_batch_split(ctx, joined.data, joined.len, 0, 0, &dec), SE_OK);
+  se_bytes plain = {0};
+  CHECK_STATUS(se_batch_join(dec, 0, &plain), SE_OK);
+  CHECK(plain.len == sizeof in - 1 && memcmp(plain.data, in, plain.len) == 0, "joined round trip");
+  /* A separator that occurs in a result cannot join. */
+  CHECK_STATUS(se_batch_join(dec, 'o', &plain), SE_ERROR_ARGUMENT);
+  CHECK(plain.data == NULL && strstr(se_last_error(), "separator") != NULL, "join refused: %s", se_last_error());
+  CHECK_STATUS(se_batch_join(NULL, 0, &plain), SE_ERROR_ARGUMENT);
+  se_bytes_free(&joined);
+  se_batch_free(dec);
+  /* No data is one empty value. */
+  CHECK_STATUS(se_decrypt_batch_split(ctx, NULL, 0, 0, 0, &dec), SE_OK);
+  CHECK(se_batch_count(dec) == 1 && (result(dec, 0, &len), len == 0), "no data: one empty value");
+  se_batch_free(dec);
+  se_batch_free(enc);
+  se_context_free(ctx);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -222,6 +258,7 @@ int main(int argc, char **argv) {
   test_gem_values_in_batches();
   test_large_batches();
   test_bad_arguments();
+  test_split_and_join();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

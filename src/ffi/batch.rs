@@ -27,6 +27,48 @@ pub struct se_batch {
     statuses: Vec<i32>,
 }
 
+/// How the values of a packed call are laid out in `data`.
+enum Layout {
+    /// `count + 1` offsets: value `i` is `data[offsets[i]..offsets[i + 1]]`.
+    Offsets(*const usize, usize),
+    /// Values separated by this byte (which no value contains).
+    Separator(u8),
+}
+
+/// The values `offsets` describes, checked against `data`.
+///
+/// # Safety
+/// `offsets` NULL or valid for `count + 1` items.
+unsafe fn by_offsets(
+    data: &[u8],
+    offsets: *const usize,
+    count: usize,
+) -> Result<Vec<&[u8]>, Error> {
+    if offsets.is_null() {
+        return Err(Error::Argument(
+            "offsets is NULL: pass count + 1 offsets (0 and then where each value ends)".into(),
+        ));
+    }
+    // SAFETY: non-NULL, valid for count + 1 items per the contract.
+    let offsets = unsafe { std::slice::from_raw_parts(offsets, count.saturating_add(1)) };
+    for i in 0..count {
+        if offsets[i] > offsets[i + 1] || offsets[i + 1] > data.len() {
+            return Err(Error::Argument(format!(
+                "offsets[{}] = {} and offsets[{}] = {} do not describe a value inside the {} \
+                 bytes of data: offsets must not decrease and must end within data_len",
+                i,
+                offsets[i],
+                i + 1,
+                offsets[i + 1],
+                data.len()
+            )));
+        }
+    }
+    Ok((0..count)
+        .map(|i| &data[offsets[i]..offsets[i + 1]])
+        .collect())
+}
+
 /// Shared shape of the packed calls: validates the packed input and hands `run` the values.
 ///
 /// # Safety
@@ -37,8 +79,7 @@ unsafe fn packed_call(
     ctx: *const se_context,
     data: *const u8,
     data_len: usize,
-    offsets: *const usize,
-    count: usize,
+    layout: Layout,
     out: *mut *mut se_batch,
     run: impl FnOnce(&crate::Context, &[&[u8]]) -> Result<Packed, Error>,
 ) -> se_status {
@@ -48,35 +89,14 @@ unsafe fn packed_call(
     }
     guard(name, || {
         check_out(out, "out")?;
-        if offsets.is_null() {
-            return Err(Error::Argument(
-                "offsets is NULL: pass count + 1 offsets (0 and then where each value ends)".into(),
-            ));
-        }
-        // SAFETY: caller's contract: ctx live, data valid for data_len, offsets for count + 1.
-        let (ctx, data, offsets) = unsafe {
-            (
-                ctx_ref(ctx)?,
-                bytes(data, data_len, "data")?,
-                std::slice::from_raw_parts(offsets, count.saturating_add(1)),
-            )
+        // SAFETY: caller's contract: ctx live, data valid for data_len.
+        let (ctx, data) = unsafe { (ctx_ref(ctx)?, bytes(data, data_len, "data")?) };
+        let values: Vec<&[u8]> = match layout {
+            // SAFETY: forwarded caller contract on offsets.
+            Layout::Offsets(offsets, count) => unsafe { by_offsets(data, offsets, count)? },
+            Layout::Separator(sep) => data.split(|b| *b == sep).collect(),
         };
-        for i in 0..count {
-            if offsets[i] > offsets[i + 1] || offsets[i + 1] > data.len() {
-                return Err(Error::Argument(format!(
-                    "offsets[{}] = {} and offsets[{}] = {} do not describe a value inside the \
-                     {} bytes of data: offsets must not decrease and must end within data_len",
-                    i,
-                    offsets[i],
-                    i + 1,
-                    offsets[i + 1],
-                    data.len()
-                )));
-            }
-        }
-        let values: Vec<&[u8]> = (0..count)
-            .map(|i| &data[offsets[i]..offsets[i + 1]])
-            .collect();
+        let count = values.len();
         let packed = run(ctx, &values)?;
         let statuses = {
             let mut s = vec![se_status::SE_OK as i32; count];
@@ -127,8 +147,7 @@ pub unsafe extern "C" fn se_encrypt_batch(
             ctx,
             data,
             data_len,
-            offsets,
-            count,
+            Layout::Offsets(offsets, count),
             out,
             |c, values| c.encrypt_packed(values, &opts?, threads),
         )
@@ -158,12 +177,116 @@ pub unsafe extern "C" fn se_decrypt_batch(
             ctx,
             data,
             data_len,
-            offsets,
-            count,
+            Layout::Offsets(offsets, count),
             out,
             |c, values| c.decrypt_packed(values, threads),
         )
     }
+}
+
+/// As `se_encrypt_batch`, with the values separated by the byte `sep` instead of described by
+/// offsets (`data_len` 0 is one empty value; use `se_encrypt_batch` with `count` 0 for none).
+/// For bindings whose language joins and splits strings fast (Python, Ruby): a NUL separator
+/// when no value contains NUL. Read the results with the offsets, or joined again with
+/// `se_batch_join`.
+///
+/// # Safety
+/// As `se_encrypt_batch`, without `offsets`.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_batch_split(
+    ctx: *const se_context,
+    data: *const u8,
+    data_len: usize,
+    sep: u8,
+    options: *const se_encrypt_options,
+    threads: usize,
+    out: *mut *mut se_batch,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    let opts = unsafe { self::options(options) };
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        packed_call(
+            "se_encrypt_batch_split",
+            ctx,
+            data,
+            data_len,
+            Layout::Separator(sep),
+            out,
+            |c, values| c.encrypt_packed(values, &opts?, threads),
+        )
+    }
+}
+
+/// As `se_decrypt_batch`, with the values separated by the byte `sep` (see
+/// `se_encrypt_batch_split`).
+///
+/// # Safety
+/// As `se_decrypt_batch`, without `offsets`.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_batch_split(
+    ctx: *const se_context,
+    data: *const u8,
+    data_len: usize,
+    sep: u8,
+    threads: usize,
+    out: *mut *mut se_batch,
+) -> se_status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        packed_call(
+            "se_decrypt_batch_split",
+            ctx,
+            data,
+            data_len,
+            Layout::Separator(sep),
+            out,
+            |c, values| c.decrypt_packed(values, threads),
+        )
+    }
+}
+
+/// The results of `batch` joined by the byte `sep`, in `*out` (free it with `se_bytes_free`,
+/// which wipes it): for a language that splits a string faster than it slices one per value.
+/// Errors: `SE_ERROR_ARGUMENT` (NULL `batch` or `out`, or `sep` occurs in a result or a failed
+/// value's message: then use the offsets).
+///
+/// # Safety
+/// `batch` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_join(
+    batch: *const se_batch,
+    sep: u8,
+    out: *mut se_bytes,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL out-parameter, writable per the caller's contract.
+        unsafe { out.write(se_bytes::EMPTY) };
+    }
+    guard("se_batch_join", || {
+        check_out(out, "out")?;
+        // SAFETY: NULL or live per the contract.
+        let Some(b) = (unsafe { batch.as_ref() }) else {
+            return Err(Error::Argument("batch is NULL".into()));
+        };
+        let data = &b.packed.data;
+        if data.contains(&sep) {
+            return Err(Error::Argument(format!(
+                "a result contains the separator byte {sep}: read the results by their offsets"
+            )));
+        }
+        let offsets = &b.packed.offsets;
+        let count = offsets.len() - 1;
+        let mut joined = Vec::with_capacity(data.len() + count.saturating_sub(1));
+        for i in 0..count {
+            if i > 0 {
+                joined.push(sep);
+            }
+            joined.extend_from_slice(&data[offsets[i]..offsets[i + 1]]);
+        }
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_bytes::from_vec(joined), "out") }
+    })
 }
 
 /// The number of values in `batch` (0 for NULL).

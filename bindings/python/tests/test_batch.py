@@ -130,3 +130,18 @@ def test_bad_thread_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(se.ArgumentError, match="SYMMETRIC_ENCRYPTION_THREADS"):
         ctx.encrypt_many(["x"])
     assert len(ctx.encrypt_many(["x"], threads=2)) == 1
+
+
+def test_values_and_results_with_nul_take_the_offset_path() -> None:
+    # Values are joined with NUL when none contains it; these do, and so do their plaintexts.
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    values = ["a\0b", "plain", "\0", ""]
+    enc = ctx.encrypt_many(values)
+    assert ctx.decrypt_many(enc) == values
+    assert ctx.decrypt_many_bytes(enc) == [v.encode() for v in values]
+    assert ctx.decrypt_many([enc[1].encode(), enc[0]]) == ["plain", "a\0b"]  # mixed types
+    binary = se.Context.from_cipher("aes-256-gcm", bytes(32), encoding="none")
+    with pytest.raises(se.ArgumentError, match="encrypt_many_bytes"):
+        binary.encrypt_many(["x", "y"])
+    raw = binary.encrypt_many_bytes(["x", "y"])
+    assert binary.decrypt_many(raw) == ["x", "y"]

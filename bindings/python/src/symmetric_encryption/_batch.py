@@ -1,10 +1,12 @@
 """Many values in one crossing: the bodies of `Context.encrypt_many` / `decrypt_many`.
 
-The values are packed into one buffer with an array of offsets, handed to the library in one
-call (`se_encrypt_batch` / `se_decrypt_batch`, which runs large batches on every core and does
-not hold the GIL: ctypes releases it for the call), and the results come back packed the same
-way with a status per value. Packing and unpacking use only whole-list operations (``join``,
-``accumulate``, one ``decode``), so a million short values cost a few list passes in Python.
+The values go to the library in one call and come back in one buffer, with a status per value.
+The library runs large batches on every core and ctypes releases the GIL for the call. What is
+left in Python is kept to whole-list operations that run in C: when every value is text (or
+every value bytes) and none contains NUL, the values are joined with NUL and the results come
+back joined the same way (`se_*_batch_split`, `se_batch_join`), so a million values cost a
+``join``, an ``encode``, a ``decode`` and a ``split``. Otherwise (mixed types, NUL bytes,
+results that contain NUL) values are packed with offsets and results sliced by offset.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ OnError = Literal["raise", "none", "return"]
 #: The array typecode of size_t.
 _SIZE_T = "Q" if ctypes.sizeof(ctypes.c_size_t) == 8 else "I"
 _ON_ERROR = ("raise", "none", "return")
+_NUL = 0
 
 
 def _threads(threads: int | None) -> int:
@@ -43,20 +46,27 @@ def _encode_one(v: object, i: int) -> bytes:
     raise TypeError(f"value {i}: expected str, bytes or None, not {type(v).__name__}")
 
 
-def _pack(values: Sequence[Any]) -> tuple[bytes, array, list[int]]:
-    """One buffer, the ``count + 1`` offsets, and the indexes of the ``None`` values."""
-    try:
-        # All str (the common case: a column): one join and one encode.
-        joined = "".join(values)
-        data = joined.encode("utf-8")
-        if len(data) == len(joined):
-            lengths: Iterable[int] = map(len, values)
-            return data, array(_SIZE_T, accumulate(lengths, initial=0)), []
-    except TypeError:
-        pass
-    nones = [i for i, v in enumerate(values) if v is None]
-    parts = [b"" if v is None else _encode_one(v, i) for i, v in enumerate(values)]
-    return b"".join(parts), array(_SIZE_T, accumulate(map(len, parts), initial=0)), nones
+def _joined(vals: Sequence[Any]) -> tuple[bytes | None, list[int]]:
+    """The values joined by NUL (``None`` as empty) when they are all text or all bytes and
+    none contains NUL, else None; and the indexes of the ``None`` values."""
+    nones: list[int] = []
+    if None in vals:
+        nones = [i for i, v in enumerate(vals) if v is None]
+    items = vals if not nones else [b"" if v is None else v for v in vals]
+    for sep in ("\0", b"\0"):
+        try:
+            joined = sep.join(items)  # type: ignore[attr-defined]
+        except TypeError:
+            continue
+        if joined.count(sep) != len(items) - 1:
+            return None, nones
+        return (joined.encode("utf-8") if isinstance(joined, str) else joined), nones
+    return None, nones
+
+
+def _by_offsets(vals: Sequence[Any], nones: list[int]) -> tuple[bytes, array]:
+    parts = [b"" if v is None else _encode_one(v, i) for i, v in enumerate(vals)]
+    return b"".join(parts), array(_SIZE_T, accumulate(map(len, parts), initial=0))
 
 
 def run(
@@ -76,58 +86,76 @@ def run(
         raise TypeError("expected a sequence of values, not a single str or bytes value")
     vals = values if isinstance(values, (list, tuple)) else list(values)
     count = len(vals)
-    data, offsets, nones = _pack(vals)
-    off_ptr = offsets.buffer_info()[0]
+    if count == 0:
+        return []
+    data, nones = _joined(vals)
     batch = ctypes.c_void_p()
-    if options is not None:
-        code = lib.se_encrypt_batch(ctx_handle, data, len(data), off_ptr, count,
-                                    options, n_threads, ctypes.byref(batch))
+    out = ctypes.byref(batch)
+    if data is not None:
+        if options is not None:
+            code = lib.se_encrypt_batch_split(ctx_handle, data, len(data), _NUL, options,
+                                              n_threads, out)
+        else:
+            code = lib.se_decrypt_batch_split(ctx_handle, data, len(data), _NUL, n_threads, out)
     else:
-        code = lib.se_decrypt_batch(ctx_handle, data, len(data), off_ptr, count, n_threads,
-                                    ctypes.byref(batch))
+        data, offsets = _by_offsets(vals, nones)
+        ptr = offsets.buffer_info()[0]
+        if options is not None:
+            code = lib.se_encrypt_batch(ctx_handle, data, len(data), ptr, count, options,
+                                        n_threads, out)
+        else:
+            code = lib.se_decrypt_batch(ctx_handle, data, len(data), ptr, count, n_threads, out)
     _native.check(code)
     try:
-        size = ctypes.c_size_t()
-        ptr = lib.se_batch_data(batch, ctypes.byref(size))
-        raw = ctypes.string_at(ptr, size.value) if ptr else b""
-        out_offsets = array(_SIZE_T)
-        out_offsets.frombytes(ctypes.string_at(lib.se_batch_offsets(batch),
-                                               (count + 1) * out_offsets.itemsize))
         failed: list[tuple[int, int]] = []
         if lib.se_batch_failures(batch):
             statuses = array("i")
             statuses.frombytes(ctypes.string_at(lib.se_batch_statuses(batch), count * 4))
             failed = [(i, s) for i, s in enumerate(statuses) if s]
+        results = _joined_results(batch, text, options is not None) if count > 1 else None
+        if results is None:
+            results = _sliced_results(batch, count, text, failed, options is not None)
     finally:
         lib.se_batch_free(batch)
-    offs = out_offsets.tolist()
-    ends = islice(offs, 1, None)
-    results: list[Any]
-    if text:
-        try:
-            whole = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            whole = None
-        if whole is not None and len(whole) == len(raw):
-            results = [whole[a:b] for a, b in zip(offs, ends)]
-        else:
-            results = _decode_each(raw, offs, failed, options is not None)
-    else:
-        results = [raw[a:b] for a, b in zip(offs, ends)]
     for i in nones:
         results[i] = None
     if not failed and not any(isinstance(r, errors.Error) for r in results):
         return results
-    return _failures(results, raw, offs, failed, on_error)
+    return _failures(results, failed, on_error)
 
 
-def _decode_each(raw: bytes, offs: list[int], failed: list[tuple[int, int]],
-                 encrypting: bool) -> list[Any]:
+def _joined_results(batch: ctypes.c_void_p, text: bool, encrypting: bool) -> list[Any] | None:
+    """The results split at NUL, or None when a result contains NUL or is not text (UTF-8;
+    ASCII for encrypted values, so that binary ones are reported)."""
+    joined = _native.se_bytes()
+    if lib.se_batch_join(batch, _NUL, ctypes.byref(joined)):
+        return None
+    raw = _native.take_bytes(joined)
+    if not text:
+        return raw.split(b"\0")
+    try:
+        return raw.decode("ascii" if encrypting else "utf-8").split("\0")
+    except UnicodeDecodeError:
+        return None
+
+
+def _sliced_results(batch: ctypes.c_void_p, count: int, text: bool,
+                    failed: list[tuple[int, int]], encrypting: bool) -> list[Any]:
+    size = ctypes.c_size_t()
+    ptr = lib.se_batch_data(batch, ctypes.byref(size))
+    raw = ctypes.string_at(ptr, size.value) if ptr else b""
+    offsets = array(_SIZE_T)
+    offsets.frombytes(ctypes.string_at(lib.se_batch_offsets(batch),
+                                       (count + 1) * offsets.itemsize))
+    offs = offsets.tolist()
+    slices = [raw[a:b] for a, b in zip(offs, islice(offs, 1, None))]
+    if not text:
+        return slices
     bad = {i for i, _ in failed}
     out: list[Any] = []
-    for i, (a, b) in enumerate(zip(offs, islice(offs, 1, None))):
+    for i, s in enumerate(slices):
         try:
-            out.append(raw[a:b].decode("utf-8" if i in bad or not encrypting else "ascii"))
+            out.append(s.decode("utf-8" if i in bad or not encrypting else "ascii"))
         except UnicodeDecodeError:
             out.append(errors.ArgumentError(
                 f"value {i}: this context's encoding is 'none': encrypted values are binary; "
@@ -136,10 +164,11 @@ def _decode_each(raw: bytes, offs: list[int], failed: list[tuple[int, int]],
     return out
 
 
-def _failures(results: list[Any], raw: bytes, offs: list[int],
-              failed: list[tuple[int, int]], on_error: str) -> list[Any]:
+def _failures(results: list[Any], failed: list[tuple[int, int]], on_error: str) -> list[Any]:
     for i, status in failed:
-        message = raw[offs[i]:offs[i + 1]].decode("utf-8", "replace")
+        message = results[i]
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", "replace")
         results[i] = errors.from_status(status, f"value {i}: {message}")
     if on_error == "raise":
         first = next(r for r in results if isinstance(r, errors.Error))
