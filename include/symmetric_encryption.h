@@ -400,7 +400,9 @@ extern "C" {
 const char *se_version(void);
 
 /**
- * The crypto backend compiled in, e.g. "RustCrypto (...)". A static string: do not free it.
+ * The crypto backend compiled in, e.g. "rustcrypto (...)"; for AWS-LC also its version and
+ * whether FIPS mode is active ("aws-lc FIPS (...): AWS-LC <version>, FIPS mode active" in a
+ * `fips` build). A static string: do not free it.
  */
 const char *se_backend(void);
 

@@ -129,7 +129,7 @@ pub fn version_text(target: &Target) -> String {
     format!(
         "Symmetric Encryption v{}\ncrypto backend: {}\nfeatures: {}\nenvironment: {}\n",
         crate::VERSION,
-        crate::crypto::BACKEND,
+        crate::crypto::backend(),
         features_text(),
         target.environment()
     )
@@ -146,11 +146,17 @@ pub fn features_text() -> String {
         ),
         ("vault", cfg!(feature = "vault"), "no vault keystore"),
     ];
-    let on: Vec<&str> = release.iter().filter(|f| f.1).map(|f| f.0).collect();
-    if on.len() == release.len() {
-        return "aws-kms, aws-lc, vault (the release build: AWS KMS and Vault keystores, AWS-LC \
-                crypto)"
-            .into();
+    let mut on: Vec<&str> = release.iter().filter(|f| f.1).map(|f| f.0).collect();
+    let all = on.len() == release.len();
+    // Not a release feature: AWS-LC's FIPS module as the aws-lc backend.
+    if cfg!(feature = "fips") {
+        on.push("fips");
+    }
+    if all {
+        return format!(
+            "{} (the release build: AWS KMS and Vault keystores, AWS-LC crypto)",
+            on.join(", ")
+        );
     }
     let missing: Vec<&str> = release.iter().filter(|f| !f.1).map(|f| f.2).collect();
     format!(

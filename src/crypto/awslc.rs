@@ -11,7 +11,25 @@ use aws_lc_rs::iv::FixedLength;
 use super::{Mode, BLOCK_LEN, GCM_NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
+#[cfg(not(feature = "fips"))]
 pub const NAME: &str = "aws-lc (aws-lc-rs 1.x)";
+/// With the `fips` feature aws-lc-rs links AWS-LC's FIPS 140-3 module (aws-lc-fips-sys) instead.
+#[cfg(feature = "fips")]
+pub const NAME: &str = "aws-lc FIPS (aws-lc-rs 1.x, aws-lc-fips-sys)";
+
+/// [`NAME`] and the linked AWS-LC version; in a `fips` build also whether the module reports
+/// FIPS mode at run time (its power-on self tests passed and it runs in FIPS mode).
+pub fn describe() -> String {
+    let version = aws_lc_rs::awslc_version();
+    #[cfg(feature = "fips")]
+    let mode = match aws_lc_rs::try_fips_mode() {
+        Ok(()) => "FIPS mode active",
+        Err(_) => "FIPS mode NOT active",
+    };
+    #[cfg(not(feature = "fips"))]
+    let mode = "not the FIPS module";
+    format!("{NAME}: AWS-LC {version}, {mode}")
+}
 
 /// A key schedule held by AWS-LC (which zeroizes it when freed).
 pub enum Engine {

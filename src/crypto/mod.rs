@@ -28,8 +28,15 @@ pub const GCM_NONCE_LEN: usize = 12;
 /// GCM tag size.
 pub const TAG_LEN: usize = 16;
 
-/// The name of the crypto backend compiled in, for `--version` and diagnostics.
+/// The name of the crypto backend compiled in (a prefix of [`backend()`]).
 pub const BACKEND: &str = backend::NAME;
+
+/// The crypto backend, for `--version`, `se_backend()` and diagnostics: [`BACKEND`], and for
+/// AWS-LC its version and whether FIPS mode is active (checked once, on the first call).
+pub fn backend() -> &'static str {
+    static DESCRIPTION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DESCRIPTION.get_or_init(backend::describe)
+}
 
 /// Block cipher mode of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

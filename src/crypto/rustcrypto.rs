@@ -16,6 +16,11 @@ use crate::error::{Error, Result};
 
 pub const NAME: &str = "rustcrypto (aes 0.8 + aes-gcm 0.10, AES-NI/CLMUL detected at run time)";
 
+/// What [`super::backend`] reports: [`NAME`] (nothing else is known only at run time).
+pub fn describe() -> String {
+    NAME.to_string()
+}
+
 type Aes128Gcm = AesGcm<Aes128, U12>;
 type Aes192Gcm = AesGcm<Aes192, U12>;
 type Aes256Gcm = AesGcm<Aes256, U12>;

@@ -118,12 +118,14 @@ pub extern "C" fn se_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// The crypto backend compiled in, e.g. "RustCrypto (...)". A static string: do not free it.
+/// The crypto backend compiled in, e.g. "rustcrypto (...)"; for AWS-LC also its version and
+/// whether FIPS mode is active ("aws-lc FIPS (...): AWS-LC <version>, FIPS mode active" in a
+/// `fips` build). A static string: do not free it.
 #[no_mangle]
 pub extern "C" fn se_backend() -> *const c_char {
     static BACKEND: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
     BACKEND
-        .get_or_init(|| CString::new(crate::crypto::BACKEND).unwrap_or_default())
+        .get_or_init(|| CString::new(crate::crypto::backend()).unwrap_or_default())
         .as_ptr()
 }
 
