@@ -119,7 +119,7 @@ pub extern "C" fn se_version() -> *const c_char {
 }
 
 /// The crypto backend compiled in, e.g. "rustcrypto (...)"; for AWS-LC also its version and
-/// whether FIPS mode is active ("aws-lc FIPS (...): AWS-LC <version>, FIPS mode active" in a
+/// whether FIPS mode is active ("aws-lc FIPS (...): AWS-LC 4.2.0, FIPS mode active" in a
 /// `fips` build). A static string: do not free it.
 #[no_mangle]
 pub extern "C" fn se_backend() -> *const c_char {

@@ -5,9 +5,9 @@
 //! never sees the data: only the data key goes to `transit/decrypt` when a context loads.
 //!
 //! Everything but the HTTP calls lives here, so the configuration is parsed and checked in
-//! every build. The calls ([`Transit`], with the cargo feature `vault`) read the address,
+//! every build. The calls (`Transit`, with the cargo feature `vault`) read the address,
 //! namespace, TLS settings and credentials from the environment Vault users know (`VAULT_ADDR`,
-//! `VAULT_TOKEN`, ...: see [`VaultSettings`] and [`Auth`]). Without the feature, loading or
+//! `VAULT_TOKEN`, ...: see `VaultSettings` and `Auth` in that build). Without the feature, loading or
 //! generating a vault entry fails with a clear error.
 //!
 //! The Ruby gem has no such keystore: a configuration with a vault entry is readable by this
