@@ -4,17 +4,16 @@
 
 use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::consts::U12;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::AesGcm;
-use cbc::cipher::block_padding::NoPadding;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit};
+use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{Mode, BLOCK_LEN, GCM_NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
-pub const NAME: &str = "rustcrypto (aes 0.8 + aes-gcm 0.10, AES-NI/CLMUL detected at run time)";
+pub const NAME: &str = "rustcrypto (aes 0.9 + aes-gcm 0.11, AES-NI/CLMUL detected at run time)";
 
 /// What [`super::backend`] reports: [`NAME`] (nothing else is known only at run time).
 pub fn describe() -> String {
@@ -79,16 +78,15 @@ impl Engine {
 
     /// CBC over whole blocks, in place, no padding.
     pub fn cbc_blocks(&self, iv: &[u8; BLOCK_LEN], buf: &mut [u8], encrypt: bool) -> Result<()> {
-        let n = buf.len();
+        let (blocks, tail) = Array::slice_as_chunks_mut(buf);
+        if !tail.is_empty() {
+            return Err(Error::Internal("CBC block buffer".into()));
+        }
         cbc_dispatch!(self, aes => {
             if encrypt {
-                cbc::Encryptor::inner_iv_init(aes.clone(), iv.into())
-                    .encrypt_padded_mut::<NoPadding>(buf, n)
-                    .map_err(|_| Error::Internal("CBC block buffer".into()))?;
+                cbc::Encryptor::inner_iv_init(aes, iv.into()).encrypt_blocks(blocks);
             } else {
-                cbc::Decryptor::inner_iv_init(aes.clone(), iv.into())
-                    .decrypt_padded_mut::<NoPadding>(buf)
-                    .map_err(|_| Error::Internal("CBC block buffer".into()))?;
+                cbc::Decryptor::inner_iv_init(aes, iv.into()).decrypt_blocks(blocks);
             }
         });
         Ok(())
@@ -101,7 +99,7 @@ impl Engine {
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
         let tag = gcm_dispatch!(self, gcm => {
-            gcm.encrypt_in_place_detached(nonce.into(), aad, buf)
+            gcm.encrypt_inout_detached(nonce.into(), aad, buf.into())
                 .map_err(|_| Error::Internal("GCM seal failed (input too large)".into()))?
         });
         Ok(tag.into())
@@ -116,7 +114,7 @@ impl Engine {
         tag: &[u8; TAG_LEN],
     ) -> Result<bool> {
         Ok(gcm_dispatch!(self, gcm => {
-            gcm.decrypt_in_place_detached(nonce.into(), aad, buf, tag.into()).is_ok()
+            gcm.decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into()).is_ok()
         }))
     }
 }
