@@ -401,7 +401,7 @@ const char *se_version(void);
 
 /**
  * The crypto backend compiled in, e.g. "rustcrypto (...)"; for AWS-LC also its version and
- * whether FIPS mode is active ("aws-lc FIPS (...): AWS-LC <version>, FIPS mode active" in a
+ * whether FIPS mode is active ("aws-lc FIPS (...): AWS-LC 4.2.0, FIPS mode active" in a
  * `fips` build). A static string: do not free it.
  */
 const char *se_backend(void);
