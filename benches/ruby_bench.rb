@@ -6,8 +6,12 @@
 #   ruby -Ibindings/ruby/lib benches/ruby_bench.rb [seconds per case, default 2]
 #
 # Also measures the layers under SymmetricEncryption.encrypt (the bare ffi call, the variant
-# that releases the GVL) so a shortfall can be traced to where the time goes.
+# that releases the GVL) so a shortfall can be traced to where the time goes. Last, decrypt_many
+# of a million values against the pure-Ruby gem's decrypt loop, when the gem's source is in
+# /tmp/gemsrc (SE_BENCH_GEM_SRC; see the end of this file).
 
+require "etc"
+require "tmpdir"
 $LOAD_PATH.unshift(File.expand_path("../bindings/ruby/lib", __dir__))
 require "symmetric_encryption"
 
@@ -104,3 +108,64 @@ busy.kill
 puts
 
 measure("floor: ffi call of se_context_randomize_iv") { N.se_context_randomize_iv(nil) }
+puts
+
+# Many values in one call: decrypt_many of BATCH_VALUES gem-format values (32-byte plaintexts,
+# aes-256-gcm, random iv), on one thread and on every core, beside the pure-Ruby gem's
+# SymmetricEncryption.decrypt looped over GEM_VALUES of the same values. The gem runs in its
+# own process (benches/ruby_gem_decrypt.rb), loaded from GEM_SRC (its source, extracted there
+# by scripts/bench; never part of this repository).
+BATCH_VALUES = Integer(ENV.fetch("SE_BENCH_BATCH_VALUES", 1_000_000))
+GEM_VALUES = [Integer(ENV.fetch("SE_BENCH_GEM_VALUES", 100_000)), BATCH_VALUES].min
+GEM_SRC = ENV.fetch("SE_BENCH_GEM_SRC", "/tmp/gemsrc")
+
+def group(number)
+  number.round.to_s.reverse.scan(/\d{1,3}/).join(",").reverse
+end
+
+if N.available?(:se_decrypt_batch)
+  key = SymmetricEncryption::Cipher.random_key("aes-256-gcm")
+  iv = SymmetricEncryption::Cipher.random_iv("aes-256-gcm")
+  SymmetricEncryption.cipher = SymmetricEncryption::Cipher.new(key: key, iv: iv, cipher_name: "aes-256-gcm", version: 1)
+  SymmetricEncryption.secondary_ciphers = []
+  plain = Array.new(BATCH_VALUES) { |i| format("%032d", i) }
+  encrypted = SymmetricEncryption.encrypt_many(plain, random_iv: true)
+  abort "decrypt_many does not give the plaintexts back" unless SymmetricEncryption.decrypt_many(encrypted) == plain
+  # Only the encrypted column stays, as in an application reading one: a second million live
+  # strings would only make every GC of the measured rounds longer.
+  first_plain = plain.first
+  plain = nil
+
+  rates = { 1 => 0.0, nil => 0.0 }
+  ROUNDS.times do
+    rates.each_key do |threads|
+      GC.start # each round starts from the same heap
+      start = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      SymmetricEncryption.decrypt_many(encrypted, threads: threads)
+      rates[threads] = [rates[threads], BATCH_VALUES / (Process.clock_gettime(Process::CLOCK_MONOTONIC) - start)].max
+    end
+  end
+  cores = ENV["SYMMETRIC_ENCRYPTION_THREADS"] || Etc.nprocessors
+  printf("%-56s %12s values/s\n", "ruby decrypt_many #{group(BATCH_VALUES)} values, threads: 1", group(rates[1]))
+  printf("%-56s %12s values/s\n", "ruby decrypt_many #{group(BATCH_VALUES)} values, threads: default (#{cores})",
+         group(rates[nil]))
+
+  if File.file?(File.join(GEM_SRC, "lib", "symmetric_encryption.rb"))
+    Dir.mktmpdir("se-bench") do |dir|
+      file = File.join(dir, "values.txt")
+      File.write(file, ["#{key.unpack1('H*')} #{iv.unpack1('H*')}", *encrypted.first(GEM_VALUES), first_plain].join("\n"))
+      out = IO.popen(["ruby", "-I#{GEM_SRC}/lib", File.expand_path("ruby_gem_decrypt.rb", __dir__), file], &:read)
+      gem_rate = out[/gem decrypt loop (\d+) values\/s/, 1]&.to_f
+      abort "benches/ruby_gem_decrypt.rb failed: #{out}" unless $?.success? && gem_rate
+
+      printf("%-56s %12s values/s\n", "ruby gem decrypt loop #{group(GEM_VALUES)} values (pure-Ruby gem)", group(gem_rate))
+      printf("%-56s %12.1fx (1 thread %.1fx; goal >= 15x)\n", "ruby decrypt_many / gem decrypt loop",
+             rates[nil] / gem_rate, rates[1] / gem_rate)
+    end
+  else
+    puts "ruby gem decrypt loop: skipped, the gem's source is not in #{GEM_SRC} (extract it there: " \
+         "mkdir -p #{GEM_SRC} && git --git-dir=PATH/TO/symmetric-encryption.git archive HEAD | tar -x -C #{GEM_SRC})"
+  end
+else
+  puts "ruby decrypt_many: skipped, #{N::LIBRARY_PATH} has no se_decrypt_batch"
+end

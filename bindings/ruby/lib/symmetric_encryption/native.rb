@@ -251,7 +251,21 @@ module SymmetricEncryption
       se_decrypt_file_max_output: [%i[pointer pointer pointer uint64], :int, { blocking: true }],
       # issue 18: one frame of a chunked stream (SymmetricEncryption::ChunkedStream)
       se_chunk_seal: [%i[string pointer size_t pointer size_t pointer size_t uint64 int32 pointer size_t pointer], :int, {}],
-      se_chunk_open: [%i[string pointer size_t pointer size_t pointer size_t uint64 int32 pointer size_t pointer], :int, {}]
+      se_chunk_open: [%i[string pointer size_t pointer size_t pointer size_t uint64 int32 pointer size_t pointer], :int, {}],
+      # Many values in one call (batch.rb). Given native memory only, so the _nogvl variants
+      # may release the GVL while the library works (on several threads for a large batch).
+      se_encrypt_batch: [%i[pointer pointer size_t pointer size_t pointer size_t pointer], :int, {}],
+      se_encrypt_batch_nogvl: [%i[pointer pointer size_t pointer size_t pointer size_t pointer], :int,
+                               { blocking: true, c_name: :se_encrypt_batch }],
+      se_decrypt_batch: [%i[pointer pointer size_t pointer size_t size_t pointer], :int, {}],
+      se_decrypt_batch_nogvl: [%i[pointer pointer size_t pointer size_t size_t pointer], :int,
+                               { blocking: true, c_name: :se_decrypt_batch }],
+      se_batch_count: [%i[pointer], :size_t, {}],
+      se_batch_failures: [%i[pointer], :size_t, {}],
+      se_batch_data: [%i[pointer pointer], :pointer, {}],
+      se_batch_offsets: [%i[pointer], :pointer, {}],
+      se_batch_statuses: [%i[pointer], :pointer, {}],
+      se_batch_free: [%i[pointer], :void, {}]
     }.freeze
 
     @available = {}

@@ -1,0 +1,243 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+require "minitest/mock"
+
+# SymmetricEncryption.encrypt_many / decrypt_many (and Cipher's): the gem's values in one call,
+# a result per value, failures alone, several threads, the GVL released.
+class BatchTest < SymmetricEncryptionTest
+  STRINGS = TestHelper.vector_json("strings.json")
+
+  def setup
+    super
+    return if SymmetricEncryption::Native.available?(:se_decrypt_batch)
+
+    skip "libsymmetric_encryption has no se_decrypt_batch yet"
+  end
+
+  # What decrypt gives one value: its plaintext or its exception.
+  def single(value)
+    SymmetricEncryption.decrypt(value)
+  rescue SymmetricEncryption::Error => e
+    e
+  end
+
+  # The value with one character of its encoded payload changed.
+  def damaged(value)
+    return "@" if value.empty?
+
+    bytes = value.b
+    i = bytes.bytesize * 2 / 3
+    bytes.setbyte(i, bytes.getbyte(i) == 65 ? 66 : 65)
+    bytes.force_encoding(value.encoding)
+  end
+
+  def assert_same_failure(want, got, index)
+    assert_instance_of want.class, got, "value #{index}: #{got.inspect}"
+    assert_equal "value #{index}: #{want.message}", got.message
+  end
+
+  def test_every_gem_value_in_batches_with_failures_alone
+    groups = STRINGS.fetch("cases").group_by do |c|
+      c.values_at("key_id", "version", "encoding", "always_add_header")
+    end
+    checked = 0
+    groups.each_value do |cases|
+      desc = STRINGS.fetch("keys").fetch(cases.first.fetch("key_id")).merge(
+        "version" => cases.first.fetch("version"), "encoding" => cases.first.fetch("encoding"),
+        "always_add_header" => cases.first.fetch("always_add_header")
+      )
+      SymmetricEncryption.cipher = cipher_from(desc)
+      values = []
+      want = []
+      cases.each do |c|
+        good = ciphertext_of(c)
+        bad = damaged(good)
+        values.push(good, bad, nil)
+        want.push(plaintext_of(c), single(bad), nil)
+      end
+      got = SymmetricEncryption.decrypt_many(values, on_error: :return)
+      assert_equal values.size, got.size
+      got.zip(want).each_with_index do |(g, w), i|
+        if w.is_a?(Exception)
+          assert_same_failure(w, g, i)
+        elsif w.nil?
+          assert_nil g, i
+        else
+          assert_equal w.b, g.b, "value #{i} (#{cases[i / 3].fetch('id')})"
+          assert_equal single(values[i]).encoding, g.encoding, i unless g.empty?
+        end
+      end
+      checked += cases.size
+    end
+    assert_equal 364, checked
+  end
+
+  # A copy of configs/`name` with its key files at 0600, as the current directory.
+  def in_config_copy(name)
+    copy = tmp(name)
+    FileUtils.cp_r(vector_path("configs", name), copy)
+    Dir.glob(File.join(copy, "keys", "*")).each { |f| File.chmod(0o600, f) }
+    Dir.chdir(copy) { yield }
+  end
+
+  def test_a_gem_configuration_decrypts_a_column_on_several_threads
+    skip_without_config_loading
+    set = vector_json("configs", "file_gcm_default", "set.json")
+    in_config_copy("file_gcm_default") do
+      set.fetch("environments").each do |env|
+        SymmetricEncryption.load!("config/symmetric-encryption.yml", env.fetch("environment"))
+        samples = env.fetch("samples").map { |s| [ciphertext_of(s), s.fetch("plaintext_utf8")] }
+        # 20,000 values: several threads. Every 11th damaged.
+        column = Array.new(20_000) { |i| samples[i % samples.size] }
+        values = column.each_with_index.map { |(c, _), i| (i % 11).zero? ? damaged(c) : c }
+        got = SymmetricEncryption.decrypt_many(values, on_error: :return, threads: 2)
+        first_failure = nil
+        column.each_with_index do |(_, plain), i|
+          if (i % 11).zero?
+            # A damaged CBC value may still decrypt (to garbage): then it must be what decrypt gives.
+            want = single(values[i])
+            want.is_a?(Exception) ? assert_same_failure(want, got[i], i) : assert_equal(want, got[i])
+            first_failure ||= i if want.is_a?(Exception)
+          else
+            assert_equal plain, got[i], "#{env['environment']} value #{i}"
+            assert_equal Encoding::UTF_8, got[i].encoding
+          end
+        end
+        nils = SymmetricEncryption.decrypt_many(values, on_error: :nil)
+        assert_equal got.map { |g| g.is_a?(Exception) ? nil : g }, nils
+        refute_nil first_failure
+        error = assert_raises(SymmetricEncryption::CipherError) { SymmetricEncryption.decrypt_many(values) }
+        assert_match(/\Avalue #{first_failure}: /, error.message)
+      end
+    end
+  end
+
+  def test_deterministic_iv_is_encrypt_per_value
+    SymmetricEncryption.cipher = gcm_cipher(version: 4)
+    values = Array.new(10_000) { |i| "row #{i} ünïcode" }
+    expected = values.map { |v| SymmetricEncryption.encrypt(v, random_iv: false) }
+    assert_equal expected, SymmetricEncryption.encrypt_many(values, random_iv: false)
+    assert(SymmetricEncryption.encrypt_many(values.first(3), random_iv: false).all? { |e| e.encoding == Encoding::UTF_8 })
+    compressed = SymmetricEncryption.encrypt_many(values.first(5), random_iv: false, compress: true)
+    assert_equal(values.first(5).map { |v| SymmetricEncryption.encrypt(v, random_iv: false, compress: true) }, compressed)
+
+    cbc = cbc_cipher
+    SymmetricEncryption.cipher = cbc
+    headerless = values.first(50).map { |v| cbc.encrypt(v, random_iv: false, header: false) }
+    assert_equal headerless, SymmetricEncryption.encrypt_many(values.first(50), random_iv: false, header: false)
+    assert_equal headerless, cbc.encrypt_many(values.first(50), random_iv: false, header: false)
+  end
+
+  def test_random_iv_values_all_differ_and_decrypt_back
+    SymmetricEncryption.cipher = gcm_cipher
+    values = Array.new(10_000) { |i| "row #{i} ünïcode" }
+    random = SymmetricEncryption.encrypt_many(values.each, random_iv: true, compress: true, threads: 1)
+    assert_equal values.size, random.uniq.size
+    assert_equal values, SymmetricEncryption.decrypt_many(random)
+    assert_equal values.first(3), gcm_cipher.decrypt_many(random.first(3))
+    assert_equal values.first(3), random.first(3).map { |r| SymmetricEncryption.decrypt(r) }
+
+    # A column as a database gives it: nil, "", binary and text side by side.
+    mixed = ["a", nil, "", "\xff\xfe".b, "é", "b".encode("UTF-16LE")]
+    enc = SymmetricEncryption.encrypt_many(mixed)
+    assert_nil enc[1]
+    assert_equal "", enc[2]
+    back = SymmetricEncryption.decrypt_many(enc)
+    assert_equal(["a", nil, "", "\xff\xfe", "é", "b".encode("UTF-16LE")].map { |v| v&.b }, back.map { |b| b&.b })
+    assert_equal Encoding::BINARY, back[3].encoding
+    assert_equal Encoding::UTF_8, back[4].encoding
+    assert_equal [], SymmetricEncryption.decrypt_many([])
+  end
+
+  def test_versions_types_and_encodings
+    SymmetricEncryption.cipher = gcm_cipher(version: 2)
+    SymmetricEncryption.secondary_ciphers = [cbc_cipher(version: 1)]
+    old = SymmetricEncryption.encrypt_many(%w[x y], version: 1)
+    assert_equal [1, 1], old.map { |e| SymmetricEncryption.header(e).version }
+    assert_equal %w[x y], SymmetricEncryption.decrypt_many(old)
+    error = assert_raises(SymmetricEncryption::CipherError) { SymmetricEncryption.encrypt_many(["x"], version: 9) }
+    assert_match(/version/, error.message)
+
+    numbers = SymmetricEncryption.encrypt_many([1, nil, 3], type: :integer)
+    assert_equal [1, nil, 3], SymmetricEncryption.decrypt_many(numbers, type: :integer)
+    got = SymmetricEncryption.decrypt_many([numbers[0], SymmetricEncryption.encrypt("abc")], type: :integer,
+                                                                                              on_error: :return)
+    assert_equal 1, got[0]
+    assert_instance_of SymmetricEncryption::CoercionError, got[1]
+    assert_match(/\Avalue 1: /, got[1].message)
+
+    SymmetricEncryption.cipher = gcm_cipher(encoding: :none)
+    raw = SymmetricEncryption.encrypt_many(["z"])
+    assert_equal Encoding::BINARY, raw[0].encoding
+    assert_equal ["z"], SymmetricEncryption.decrypt_many(raw)
+  end
+
+  def test_select_cipher_decides_per_value
+    headerless = cbc_cipher(version: 7).encrypt("plain", header: false, random_iv: false)
+    SymmetricEncryption.cipher = gcm_cipher
+    SymmetricEncryption.select_cipher { |_encoded, _decoded| cbc_cipher(version: 7) }
+    assert_equal ["plain", nil], SymmetricEncryption.decrypt_many([headerless, nil])
+  end
+
+  def test_bad_arguments_say_what_is_wrong
+    SymmetricEncryption.cipher = gcm_cipher
+    error = assert_raises(ArgumentError) { SymmetricEncryption.decrypt_many(["x"], on_error: :ignore) }
+    assert_match(/on_error/, error.message)
+    [0, -1, 1.5, "2"].each do |bad|
+      error = assert_raises(ArgumentError) { SymmetricEncryption.decrypt_many(["x"], threads: bad) }
+      assert_match(/threads/, error.message)
+    end
+    error = assert_raises(TypeError) { SymmetricEncryption.encrypt_many(["x", 5]) }
+    assert_equal "value 1: expected a String or nil, got Integer", error.message
+    error = assert_raises(TypeError) { SymmetricEncryption.decrypt_many("abc") }
+    assert_match(/single String/, error.message)
+    assert_raises(TypeError) { SymmetricEncryption.decrypt_many(5) }
+    reset_symmetric_encryption
+    assert_raises(SymmetricEncryption::ConfigError) { SymmetricEncryption.decrypt_many(["x"]) }
+  end
+
+  def test_bad_thread_variable_is_the_libraries_error
+    SymmetricEncryption.cipher = gcm_cipher
+    saved = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
+    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = "-2"
+    error = assert_raises(SymmetricEncryption::InvalidArgument) { SymmetricEncryption.encrypt_many(["x"]) }
+    assert_match(/SYMMETRIC_ENCRYPTION_THREADS/, error.message)
+    assert_equal 1, SymmetricEncryption.encrypt_many(["x"], threads: 2).size
+  ensure
+    saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
+  end
+
+  # A Ruby thread counts while a large batch is inside the library. Ruby code runs only with
+  # the GVL, so if the call kept it, the counter could only move where the GVL changes hands
+  # around the call: at most once before it and once after it (the counting thread sleeps after
+  # each step, and the holder is asked to hand over at most once per 100 ms time slice). Released,
+  # the thread counts about every half millisecond of the call (tens of ms for 100,000 values).
+  def test_other_ruby_threads_run_while_a_large_batch_is_in_the_library
+    SymmetricEncryption.cipher = gcm_cipher
+    values = SymmetricEncryption.encrypt_many(Array.new(100_000) { |i| "value #{i}" })
+    counter = 0
+    counting = Thread.new do
+      loop do
+        counter += 1
+        sleep 0.0005
+      end
+    end
+    Thread.pass until counter.positive?
+    native = SymmetricEncryption::Native
+    original = native.method(:se_decrypt_batch_nogvl)
+    samples = []
+    hook = lambda do |*args|
+      samples << counter
+      status = original.call(*args)
+      samples << counter
+      status
+    end
+    got = native.stub(:se_decrypt_batch_nogvl, hook) { SymmetricEncryption.decrypt_many(values, threads: 1) }
+    assert_equal "value 99999", got.last
+    assert_equal 2, samples.size, "the batch went through se_decrypt_batch_nogvl"
+    assert_operator samples[1] - samples[0], :>, 2, "no other Ruby thread ran during the call"
+  ensure
+    counting&.kill
+  end
+end
