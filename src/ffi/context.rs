@@ -8,7 +8,6 @@ use crate::cipher::{Cipher, CipherName};
 use crate::context::Context;
 use crate::encoding::Encoding;
 use crate::error::Error;
-use std::path::Path;
 
 /// An opaque, immutable set of ciphers (one environment of a configuration). Safe to use from
 /// many threads at once. Free with `se_context_free`.
@@ -57,18 +56,8 @@ pub unsafe extern "C" fn se_context_load(
     environment: *const c_char,
     out: *mut *mut se_context,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
-    }
-    guard("se_context_load", || {
-        check_out(out, "out")?;
-        // SAFETY: caller's contract.
-        let (path, env) = unsafe { (opt_str(path, "path")?, opt_str(environment, "environment")?) };
-        let ctx = Context::load(path.map(Path::new), env)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_context::boxed(ctx), "out") }
-    })
+    // SAFETY: forwarded caller contract; a NULL key_dir is allowed.
+    unsafe { se_context_load_in(path, environment, std::ptr::null(), out) }
 }
 
 /// As `se_context_load`, from configuration text (`yaml_len` bytes of UTF-8; ERB is processed
@@ -83,28 +72,8 @@ pub unsafe extern "C" fn se_context_load_yaml(
     environment: *const c_char,
     out: *mut *mut se_context,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
-    }
-    guard("se_context_load_yaml", || {
-        check_out(out, "out")?;
-        if yaml.is_null() {
-            return Err(Error::Argument("yaml is NULL".into()));
-        }
-        // SAFETY: caller's contract.
-        let (text, env) = unsafe {
-            (
-                bytes(yaml.cast(), yaml_len, "yaml")?,
-                opt_str(environment, "environment")?,
-            )
-        };
-        let text = std::str::from_utf8(text)
-            .map_err(|_| Error::Argument("yaml is not valid UTF-8".into()))?;
-        let ctx = Context::from_yaml(text, env)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_context::boxed(ctx), "out") }
-    })
+    // SAFETY: forwarded caller contract; a NULL key_dir is allowed.
+    unsafe { se_context_load_yaml_in(yaml, yaml_len, environment, std::ptr::null(), out) }
 }
 
 /// As `se_context_load`, with relative key file paths resolved against `key_dir` instead of
