@@ -93,8 +93,8 @@ def test_process_pool_workers_load_the_context_themselves(
 ) -> None:
     root, meta = gem_app
     ctx = se.Context.load(env="production")
-    values, plain = column(meta, "production", 40_000)
-    parts = [values[i:i + 5_000] for i in range(0, len(values), 5_000)]
+    values, plain = column(meta, "production", 20_000)
+    parts = [values[i:i + 2_500] for i in range(0, len(values), 2_500)]
     # The workers start elsewhere: key paths still resolve against the app's directory.
     monkeypatch.chdir(tmp_path)
     spawn = multiprocessing.get_context("spawn")
@@ -116,8 +116,8 @@ def test_dask_local_cluster_decrypts_a_partitioned_column(
         Client, LocalCluster = distributed.Client, distributed.LocalCluster
     root, meta = gem_app
     ctx = se.Context.load(env="production")
-    values, plain = column(meta, "production", 400_000)
-    parts = [values[i:i + 25_000] for i in range(0, len(values), 25_000)]
+    values, plain = column(meta, "production", 120_000)
+    parts = [values[i:i + 7_500] for i in range(0, len(values), 7_500)]
     # Worker processes import this package and this module from the checkout.
     paths = [str(HERE.parent / "src"), str(HERE), os.environ.get("PYTHONPATH", "")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))

@@ -52,19 +52,29 @@ def _joined(vals: Sequence[Any]) -> tuple[bytes | None, list[int]]:
     nones: list[int] = []
     if None in vals:
         nones = [i for i, v in enumerate(vals) if v is None]
-    items = vals if not nones else [b"" if v is None else v for v in vals]
-    for sep in ("\0", b"\0"):
-        try:
-            joined = sep.join(items)  # type: ignore[attr-defined]
-        except TypeError:
-            continue
-        if joined.count(sep) != len(items) - 1:
+    items: Sequence[Any] = vals
+    if nones:
+        first = next((v for v in vals if v is not None), "")
+        blank = "" if isinstance(first, str) else b""
+        items = [blank if v is None else v for v in vals]
+    try:
+        text = "\0".join(items)
+    except TypeError:
+        pass
+    else:
+        if text.count("\0") != len(items) - 1:
             return None, nones
-        return (joined.encode("utf-8") if isinstance(joined, str) else joined), nones
-    return None, nones
+        return text.encode("utf-8"), nones
+    try:
+        data = b"\0".join(items)
+    except TypeError:
+        return None, nones
+    if data.count(b"\0") != len(items) - 1:
+        return None, nones
+    return data, nones
 
 
-def _by_offsets(vals: Sequence[Any], nones: list[int]) -> tuple[bytes, array]:
+def _by_offsets(vals: Sequence[Any], nones: list[int]) -> tuple[bytes, array[int]]:
     parts = [b"" if v is None else _encode_one(v, i) for i, v in enumerate(vals)]
     return b"".join(parts), array(_SIZE_T, accumulate(map(len, parts), initial=0))
 
