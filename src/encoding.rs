@@ -384,7 +384,7 @@ mod tests {
                         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
                         // Mostly alphabet characters, so that the fast path runs far.
                         let r = (x >> 16) as usize;
-                        if r % 8 == 0 {
+                        if r.is_multiple_of(8) {
                             chars[r / 8 % chars.len()]
                         } else {
                             chars[r % 15]
