@@ -74,7 +74,7 @@ def _joined(vals: Sequence[Any]) -> tuple[bytes | None, list[int]]:
     return data, nones
 
 
-def _by_offsets(vals: Sequence[Any], nones: list[int]) -> tuple[bytes, array[int]]:
+def _by_offsets(vals: Sequence[Any]) -> tuple[bytes, array[int]]:
     parts = [b"" if v is None else _encode_one(v, i) for i, v in enumerate(vals)]
     return b"".join(parts), array(_SIZE_T, accumulate(map(len, parts), initial=0))
 
@@ -108,7 +108,7 @@ def run(
         else:
             code = lib.se_decrypt_batch_split(ctx_handle, data, len(data), _NUL, n_threads, out)
     else:
-        data, offsets = _by_offsets(vals, nones)
+        data, offsets = _by_offsets(vals)
         ptr = offsets.buffer_info()[0]
         if options is not None:
             code = lib.se_encrypt_batch(ctx_handle, data, len(data), ptr, count, options,
