@@ -12,6 +12,7 @@
 //! may use ([`std::thread::available_parallelism`]).
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -135,14 +136,88 @@ impl Context {
     }
 }
 
-/// The results of a batch in one buffer (the C ABI's `se_batch`): value `i` is
-/// `data[offsets[i]..offsets[i + 1]]`. For a value that failed, that slot holds the error's
-/// message instead, and `failed` names its index and kind (in index order). `data` is wiped
-/// when dropped.
+/// The results of a batch (the C ABI's `se_batch`), as the threads left them: one buffer per
+/// thread, so that a caller that joins them (`se_batch_join`) copies them once. For a value
+/// that failed, its slot holds the error's message instead, and `failed` names its index and
+/// kind (in index order). [`Packed::data`] and [`Packed::offsets`] give them as one buffer
+/// (value `i` is `data[offsets[i]..offsets[i + 1]]`), built on first use. Every buffer is
+/// wiped when dropped.
 pub(crate) struct Packed {
-    pub data: Zeroizing<Vec<u8>>,
-    pub offsets: Vec<usize>,
+    parts: Vec<Part>,
+    count: usize,
     pub failed: Vec<(usize, ErrorKind)>,
+    flat: OnceLock<Flat>,
+}
+
+/// [`Packed`] as one buffer: `data` is None when there is one part (then it is the buffer).
+struct Flat {
+    data: Option<Zeroizing<Vec<u8>>>,
+    offsets: Vec<usize>,
+}
+
+impl Packed {
+    fn flat(&self) -> &Flat {
+        self.flat.get_or_init(|| {
+            let mut offsets = Vec::with_capacity(self.count + 1);
+            offsets.push(0);
+            let mut end = 0;
+            for part in &self.parts {
+                for len in &part.lens {
+                    end += len;
+                    offsets.push(end);
+                }
+            }
+            let data = (self.parts.len() > 1).then(|| {
+                let mut data = Zeroizing::new(Vec::with_capacity(end));
+                for part in &self.parts {
+                    data.extend_from_slice(&part.data);
+                }
+                data
+            });
+            Flat { data, offsets }
+        })
+    }
+
+    /// Every result, one after the other.
+    pub fn data(&self) -> &[u8] {
+        match (&self.flat().data, self.parts.first()) {
+            (Some(data), _) => data,
+            (None, Some(part)) => &part.data,
+            (None, None) => &[],
+        }
+    }
+
+    /// The `count + 1` offsets of the results into [`Packed::data`].
+    pub fn offsets(&self) -> &[usize] {
+        &self.flat().offsets
+    }
+
+    /// The results joined by `sep` (wiped when dropped). Fails when a result contains `sep`.
+    pub fn join(&self, sep: u8) -> Result<Zeroizing<Vec<u8>>> {
+        let mut total = self.count.saturating_sub(1);
+        for part in &self.parts {
+            if memchr::memchr(sep, &part.data).is_some() {
+                return Err(Error::Argument(format!(
+                    "a result contains the separator byte {sep}: read the results by their offsets"
+                )));
+            }
+            total += part.data.len();
+        }
+        let mut joined = Zeroizing::new(Vec::with_capacity(total));
+        let mut first = true;
+        for part in &self.parts {
+            let mut at = 0;
+            for &len in &part.lens {
+                if !first {
+                    joined.push(sep);
+                }
+                first = false;
+                joined.extend_from_slice(&part.data[at..at + len]);
+                at += len;
+            }
+        }
+        Ok(joined)
+    }
 }
 
 /// One thread's share of a [`Packed`].
@@ -181,8 +256,18 @@ fn pack(
     let count = values.len();
     let bytes = values.iter().map(|v| v.len()).sum();
     let n = threads_for(count, bytes, thread_limit(threads)?);
-    let parts = split(count, n, |range| {
+    let mut parts = split(count, n, |range| {
+        // Room for the results up front (a plaintext is shorter than its encoded value; an
+        // encrypted value a third longer than its plaintext plus a header, iv and tag), so
+        // that the buffer rarely grows (each growth copies and wipes it).
+        let input: usize = values[range.clone()].iter().map(|v| v.len()).sum();
+        let room = if plaintext {
+            input / 4 * 3
+        } else {
+            input / 3 * 4 + range.len() * 96
+        };
         let mut part = Part {
+            data: Zeroizing::new(Vec::with_capacity(room)),
             lens: Vec::with_capacity(range.len()),
             ..Part::default()
         };
@@ -204,22 +289,16 @@ fn pack(
         }
         part
     });
-    let total = parts.iter().map(|p| p.data.len()).sum();
-    let mut packed = Packed {
-        data: Zeroizing::new(Vec::with_capacity(total)),
-        offsets: Vec::with_capacity(count + 1),
-        failed: Vec::new(),
-    };
-    packed.offsets.push(0);
-    for part in parts {
-        packed.data.extend_from_slice(&part.data);
-        for len in part.lens {
-            let end = packed.offsets[packed.offsets.len() - 1] + len;
-            packed.offsets.push(end);
-        }
-        packed.failed.extend(part.failed);
+    let mut failed = Vec::new();
+    for part in &mut parts {
+        failed.append(&mut part.failed);
     }
-    Ok(packed)
+    Ok(Packed {
+        parts,
+        count,
+        failed,
+        flat: OnceLock::new(),
+    })
 }
 
 #[cfg(test)]
@@ -243,6 +322,43 @@ mod tests {
             let parts = split(count, threads, |r| r.collect::<Vec<_>>());
             let all: Vec<usize> = parts.into_iter().flatten().collect();
             assert_eq!(all, (0..count).collect::<Vec<_>>(), "{count} on {threads}");
+        }
+    }
+
+    /// Each thread's buffer is kept as it is; data, offsets and join read across them.
+    #[test]
+    fn packed_results_read_the_same_from_one_part_or_many() {
+        let count = MIN_VALUES_PER_THREAD * 3 + 17;
+        let inputs: Vec<Vec<u8>> = (0..count)
+            .map(|i| vec![b'a' + (i % 7) as u8; i % 5])
+            .collect();
+        let values: Vec<&[u8]> = inputs.iter().map(|v| v.as_slice()).collect();
+        let one = |v: &[u8]| -> Result<Vec<u8>> {
+            if v.len() == 3 && v[0] == b'c' {
+                Err(Error::Cipher("refused".into()))
+            } else {
+                Ok(v.iter().rev().copied().collect())
+            }
+        };
+        let expected: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| one(v).unwrap_or_else(|e| e.to_string().into_bytes()))
+            .collect();
+        for threads in [1, 3] {
+            let packed = pack(&values, threads, true, one).unwrap();
+            assert_eq!(packed.parts.len(), threads);
+            let (data, offsets) = (packed.data(), packed.offsets());
+            assert_eq!(offsets.len(), count + 1);
+            for (i, want) in expected.iter().enumerate() {
+                assert_eq!(&data[offsets[i]..offsets[i + 1]], &want[..], "value {i}");
+            }
+            let failed: Vec<usize> = packed.failed.iter().map(|f| f.0).collect();
+            let want_failed: Vec<usize> = (0..count)
+                .filter(|&i| values[i].len() == 3 && values[i][0] == b'c')
+                .collect();
+            assert_eq!(failed, want_failed);
+            assert_eq!(&packed.join(b'|').unwrap()[..], &expected.join(&b'|')[..]);
+            assert!(packed.join(b'a').is_err(), "a result holds the separator");
         }
     }
 

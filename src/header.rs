@@ -188,9 +188,14 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        self.take_named(n, "", what)
+    }
+
+    /// As `take`, for the field `{prefix}{what}`: the name is only formatted for an error.
+    fn take_named(&mut self, n: usize, prefix: &str, what: &str) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
             Error::Cipher(format!(
-                "truncated header: the {what} needs {n} bytes at offset {}, but the value has only {} bytes: it was cut short or altered",
+                "truncated header: the {prefix}{what} needs {n} bytes at offset {}, but the value has only {} bytes: it was cut short or altered",
                 self.pos,
                 self.buf.len()
             ))
@@ -201,7 +206,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn u16_field(&mut self, what: &str) -> Result<&'a [u8]> {
-        let len = self.take(2, &format!("length of the {what}"))?;
+        let len = self.take_named(2, "length of the ", what)?;
         let len = u16::from_le_bytes([len[0], len[1]]) as usize;
         self.take(len, what)
     }

@@ -5,8 +5,8 @@
 
 use super::context::{ctx_ref, se_context};
 use super::value::{options, se_encrypt_options};
-use super::{bytes, check_out, guard, guard_value, se_bytes, se_bytes_free, se_status, write_out};
-use crate::batch::Packed;
+use super::{bytes, bytes_out, check_out, guard, guard_value, se_bytes, se_status, write_out};
+use crate::batch::{self, Packed};
 use crate::error::Error;
 
 /// A borrowed input buffer, for the batch calls.
@@ -33,6 +33,18 @@ enum Layout {
     Offsets(*const usize, usize),
     /// Values separated by this byte (which no value contains).
     Separator(u8),
+}
+
+/// The values of `data` between the bytes `sep` (one more than there are separators).
+fn split_at(data: &[u8], sep: u8) -> Vec<&[u8]> {
+    let mut values = Vec::with_capacity(data.len() / 64 + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(sep, data) {
+        values.push(&data[start..end]);
+        start = end + 1;
+    }
+    values.push(&data[start..]);
+    values
 }
 
 /// The values `offsets` describes, checked against `data`.
@@ -94,7 +106,7 @@ unsafe fn packed_call(
         let values: Vec<&[u8]> = match layout {
             // SAFETY: forwarded caller contract on offsets.
             Layout::Offsets(offsets, count) => unsafe { by_offsets(data, offsets, count)? },
-            Layout::Separator(sep) => data.split(|b| *b == sep).collect(),
+            Layout::Separator(sep) => split_at(data, sep),
         };
         let count = values.len();
         let packed = run(ctx, &values)?;
@@ -259,34 +271,16 @@ pub unsafe extern "C" fn se_batch_join(
     sep: u8,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL out-parameter, writable per the caller's contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_batch_join", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: NULL or live per the contract.
         let Some(b) = (unsafe { batch.as_ref() }) else {
             return Err(Error::Argument("batch is NULL".into()));
         };
-        let data = &b.packed.data;
-        if data.contains(&sep) {
-            return Err(Error::Argument(format!(
-                "a result contains the separator byte {sep}: read the results by their offsets"
-            )));
-        }
-        let offsets = &b.packed.offsets;
-        let count = offsets.len() - 1;
-        let mut joined = Vec::with_capacity(data.len() + count.saturating_sub(1));
-        for i in 0..count {
-            if i > 0 {
-                joined.push(sep);
-            }
-            joined.extend_from_slice(&data[offsets[i]..offsets[i + 1]]);
-        }
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(joined), "out") }
-    })
+        let mut joined = b.packed.join(sep)?;
+        Ok(std::mem::take(&mut *joined))
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_batch_join", out, body) }
 }
 
 /// The number of values in `batch` (0 for NULL).
@@ -323,7 +317,7 @@ pub unsafe extern "C" fn se_batch_failures(batch: *const se_batch) -> usize {
 pub unsafe extern "C" fn se_batch_data(batch: *const se_batch, len: *mut usize) -> *const u8 {
     guard_value("se_batch_data", std::ptr::null(), || {
         // SAFETY: NULL or live per the contract.
-        let data: &[u8] = unsafe { batch.as_ref() }.map_or(&[], |b| &b.packed.data);
+        let data: &[u8] = unsafe { batch.as_ref() }.map_or(&[], |b| b.packed.data());
         if !len.is_null() {
             // SAFETY: non-NULL, writable per the contract.
             unsafe { len.write(data.len()) };
@@ -345,7 +339,7 @@ pub unsafe extern "C" fn se_batch_data(batch: *const se_batch, len: *mut usize) 
 pub unsafe extern "C" fn se_batch_offsets(batch: *const se_batch) -> *const usize {
     guard_value("se_batch_offsets", std::ptr::null(), || {
         // SAFETY: NULL or live per the contract.
-        unsafe { batch.as_ref() }.map_or(std::ptr::null(), |b| b.packed.offsets.as_ptr())
+        unsafe { batch.as_ref() }.map_or(std::ptr::null(), |b| b.packed.offsets().as_ptr())
     })
 }
 
@@ -379,21 +373,28 @@ pub unsafe extern "C" fn se_batch_free(batch: *mut se_batch) {
     })
 }
 
-/// Shared shape of the all-or-nothing batch calls: runs `f` over `count` inputs into `outs`.
-/// On failure every output is freed, `*failed_index` (may be NULL) gets the first failing
-/// index and the status is that input's.
+/// Shared shape of the all-or-nothing batch calls: `prepare` checks what holds for the whole
+/// call (its options), then `one` runs over the `count` inputs on the batch threads, each
+/// thread turning its results into the buffers `outs` takes, so that only the hand-over runs
+/// after them. On failure every output is freed (plaintexts wiped), `*failed_index` (may be
+/// NULL) gets the first failing index and the status is that input's.
 ///
 /// # Safety
 /// As for the exported batch functions.
-unsafe fn many_call(
+unsafe fn many_call<P, Prepare, One>(
     name: &str,
     ctx: *const se_context,
     inputs: *const se_slice,
     count: usize,
     outs: *mut se_bytes,
     failed_index: *mut usize,
-    f: impl FnOnce(&crate::Context, &[&[u8]]) -> Result<Vec<Result<Vec<u8>, Error>>, Error>,
-) -> se_status {
+    (prepare, one): (Prepare, One),
+) -> se_status
+where
+    P: Sync,
+    Prepare: FnOnce(&crate::Context) -> Result<P, Error>,
+    One: Fn(&crate::Context, &P, &[u8]) -> Result<Vec<u8>, Error> + Sync,
+{
     guard(name, || {
         if count == 0 {
             return Ok(());
@@ -422,26 +423,45 @@ unsafe fn many_call(
         let failure = match values {
             Err(first) => Some(first),
             Ok(values) => {
-                let results = f(ctx, &values)?;
-                let mut failure = None;
-                for (i, r) in results.into_iter().enumerate() {
-                    match r {
-                        Ok(v) if failure.is_none() => outs[i] = se_bytes::from_vec(v),
-                        Ok(mut v) => zeroize::Zeroize::zeroize(&mut v),
-                        Err(e) if failure.is_none() => failure = Some((i, e)),
-                        Err(_) => {}
+                let shared = prepare(ctx)?;
+                let bytes = values.iter().map(|v| v.len()).sum();
+                let threads = batch::threads_for(count, bytes, batch::thread_limit(0)?);
+                // Each range stops at its first failure: nothing after it is kept anyway.
+                let parts = batch::split(count, threads, |range| {
+                    let mut done = Vec::with_capacity(range.len());
+                    for i in range {
+                        match one(ctx, &shared, values[i]) {
+                            Ok(v) => done.push(crate::wipe::into_boxed_slice(v)),
+                            Err(e) => return (done, Some((i, e))),
+                        }
                     }
+                    (done, None)
+                });
+                let failure = parts.iter().find_map(|(_, f)| f.as_ref()).is_some();
+                if failure {
+                    let mut first = None;
+                    for (done, f) in parts {
+                        for mut b in done {
+                            zeroize::Zeroize::zeroize(&mut *b);
+                        }
+                        first = first.or(f);
+                    }
+                    first
+                } else {
+                    let mut at = 0;
+                    for (done, _) in parts {
+                        for b in done {
+                            outs[at] = se_bytes::from_boxed(b);
+                            at += 1;
+                        }
+                    }
+                    None
                 }
-                failure
             }
         };
         let Some((i, e)) = failure else {
             return Ok(());
         };
-        for o in outs[..i].iter_mut() {
-            // SAFETY: filled by from_vec above.
-            unsafe { se_bytes_free(o) };
-        }
         if !failed_index.is_null() {
             // SAFETY: non-NULL, writable per the contract.
             unsafe { failed_index.write(i) };
@@ -479,11 +499,14 @@ pub unsafe extern "C" fn se_encrypt_many(
             count,
             outs,
             failed_index,
-            |c, values| {
-                let opts = opts?;
-                c.resolve(&opts)?;
-                c.encrypt_many(values, &opts, 0)
-            },
+            (
+                |c: &crate::Context| {
+                    let opts = opts?;
+                    c.resolve(&opts)?;
+                    Ok(opts)
+                },
+                |c: &crate::Context, opts: &_, v: &[u8]| c.encrypt(v, opts),
+            ),
         )
     }
 }
@@ -510,7 +533,10 @@ pub unsafe extern "C" fn se_decrypt_many(
             count,
             outs,
             failed_index,
-            |c, values| c.decrypt_many(values, 0),
+            (
+                |_: &crate::Context| Ok(()),
+                |c: &crate::Context, _: &(), v: &[u8]| c.decrypt(v),
+            ),
         )
     }
 }
