@@ -5,7 +5,7 @@
 
 use std::ffi::c_char;
 
-use super::{bytes, check_out, guard, req_str, se_bytes, se_status, write_out};
+use super::{bytes, bytes_out, req_str, se_bytes, se_status};
 use crate::cipher::CipherName;
 use crate::error::Error;
 use crate::stream::chunked::ChunkCipher;
@@ -29,12 +29,7 @@ unsafe fn frame_call(
     out: *mut se_bytes,
     op: impl FnOnce(&ChunkCipher, &[u8]) -> Result<Vec<u8>, Error>,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard(name, || {
-        check_out(out, "out")?;
+    let body = || {
         let [cipher_name, key, nonce_prefix, header] = ptrs;
         let [key_len, prefix_len, header_len] = lens;
         // SAFETY: the caller's contract: NUL-terminated name, buffers valid for their lengths.
@@ -49,9 +44,10 @@ unsafe fn frame_call(
         };
         let chunks = ChunkCipher::new(CipherName::from_name(cipher_name)?, key, prefix, header)?;
         let result = op(&chunks, data)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(result), "out") }
-    })
+        Ok(result)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out(name, out, body) }
 }
 
 /// Encrypts chunk `index` (from 0) of a chunked stream: `len` bytes at `data` under `key`

@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 
 use super::context::{ctx_ref, se_context};
 use super::{
-    bytes, check_out, guard, guard_value, opt_str, req_str, se_bytes, se_status, write_out,
+    bytes, bytes_out, check_out, guard, guard_value, opt_str, req_str, se_bytes, se_status,
+    write_out,
 };
 use crate::cli::keys::{self, KeyArgs, Outcome};
 use crate::cli::reencrypt;
@@ -303,18 +304,14 @@ pub unsafe extern "C" fn se_config_free(cfg: *mut se_config) {
 /// `cfg` a live handle; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn se_config_to_yaml(cfg: *const se_config, out: *mut se_bytes) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_config_to_yaml", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let c = unsafe { cfg_ref(cfg)? };
         let text = Zeroizing::new(c.config.to_yaml());
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(text.as_bytes().to_vec()), "out") }
-    })
+        Ok(text.as_bytes().to_vec())
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_config_to_yaml", out, body) }
 }
 
 /// Writes the configuration to `path` (NULL: the file it was loaded from) atomically (temp
@@ -381,12 +378,7 @@ pub unsafe extern "C" fn se_config_describe(
     cfg: *const se_config,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_config_describe", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let c = unsafe { cfg_ref(cfg)? };
         let mut envs = Vec::new();
@@ -407,9 +399,10 @@ pub unsafe extern "C" fn se_config_describe(
         });
         let text = serde_json::to_vec(&doc)
             .map_err(|e| Error::Internal(format!("cannot write the description: {e}")))?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(text), "out") }
-    })
+        Ok(text)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_config_describe", out, body) }
 }
 
 /// The environments' names, comma separated in file order, into `*out` (free with
@@ -423,18 +416,14 @@ pub unsafe extern "C" fn se_config_environments(
     cfg: *const se_config,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_config_environments", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let c = unsafe { cfg_ref(cfg)? };
         let names = c.config.environment_names().join(",");
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(names.into_bytes()), "out") }
-    })
+        Ok(names.into_bytes())
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_config_environments", out, body) }
 }
 
 /// The key versions of one environment in file order (the primary first), one byte each, into
@@ -450,12 +439,7 @@ pub unsafe extern "C" fn se_config_versions(
     environment: *const c_char,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_config_versions", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let (c, env) = unsafe { (cfg_ref(cfg)?, req_str(environment, "environment")?) };
         let versions: Vec<u8> = c
@@ -465,9 +449,10 @@ pub unsafe extern "C" fn se_config_versions(
             .iter()
             .map(EntryConfig::version_or_default)
             .collect();
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(versions), "out") }
-    })
+        Ok(versions)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_config_versions", out, body) }
 }
 
 /// Loads the keys of one environment of the handle (`environment` NULL: the default

@@ -210,3 +210,26 @@ pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<(), Error> {
         Ok(())
     }
 }
+
+/// Shared shape of the calls that give one `se_bytes` in `out`: `*out` is emptied first (so a
+/// failed call leaves nothing to free), a NULL `out` fails before `body` runs, and on success
+/// `body`'s bytes are handed over (free them with `se_bytes_free`).
+///
+/// # Safety
+/// `out` NULL or valid for a write of an `se_bytes`.
+pub(crate) unsafe fn bytes_out(
+    name: &str,
+    out: *mut se_bytes,
+    body: impl FnOnce() -> Result<Vec<u8>, Error>,
+) -> se_status {
+    if !out.is_null() {
+        // SAFETY: non-NULL out-parameter, writable per the caller's contract.
+        unsafe { out.write(se_bytes::EMPTY) };
+    }
+    guard(name, || {
+        check_out(out, "out")?;
+        let result = body()?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, se_bytes::from_vec(result), "out") }
+    })
+}

@@ -7,7 +7,7 @@
 
 use super::context::{ctx_ref, se_context};
 use super::value::se_bytes;
-use super::{bytes, check_out, guard, se_status, write_out};
+use super::{bytes, bytes_out, se_status};
 use crate::error::Error;
 
 /// Copies the raw key of cipher `index` of `ctx` (0 = its primary) into `*out`: 16, 24 or 32
@@ -23,18 +23,14 @@ pub unsafe extern "C" fn se_context_cipher_key(
     index: usize,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_context_cipher_key", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let ctx = unsafe { ctx_ref(ctx) }?;
         let key = nth(ctx, index)?.key().to_vec();
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(key), "out") }
-    })
+        Ok(key)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_context_cipher_key", out, body) }
 }
 
 /// Copies the configured iv of cipher `index` of `ctx` into `*out`; an empty result
@@ -49,21 +45,17 @@ pub unsafe extern "C" fn se_context_cipher_iv(
     index: usize,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_context_cipher_iv", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let ctx = unsafe { ctx_ref(ctx) }?;
         let iv = nth(ctx, index)?
             .iv()
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(iv), "out") }
-    })
+        Ok(iv)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_context_cipher_iv", out, body) }
 }
 
 fn nth(ctx: &crate::context::Context, index: usize) -> Result<&crate::cipher::Cipher, Error> {
@@ -91,18 +83,14 @@ pub unsafe extern "C" fn se_context_kek_encrypt(
     len: usize,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_context_kek_encrypt", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let (ctx, data) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
         let result = nth(ctx, index)?.kek_encrypt(data)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(result), "out") }
-    })
+        Ok(result)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_context_kek_encrypt", out, body) }
 }
 
 /// Decrypts what `se_context_kek_encrypt` wrote (the gem's `Key#decrypt`). The result is
@@ -120,16 +108,12 @@ pub unsafe extern "C" fn se_context_kek_decrypt(
     len: usize,
     out: *mut se_bytes,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL, writable per the contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard("se_context_kek_decrypt", || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract.
         let (ctx, data) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
         let plain = nth(ctx, index)?.kek_decrypt(data)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(plain.as_bytes().to_vec()), "out") }
-    })
+        Ok(plain.as_bytes().to_vec())
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out("se_context_kek_decrypt", out, body) }
 }

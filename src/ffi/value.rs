@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::context::{ctx_ref, fill_name, flag, se_context};
-use super::{bytes, check_out, guard, guard_value, se_status, write_out};
+use super::{bytes, bytes_out, check_out, guard, guard_value, se_status, write_out};
 use crate::context::EncryptOptions;
 use crate::error::Error;
 use crate::header::{self, Header};
@@ -30,7 +30,13 @@ impl se_bytes {
             return se_bytes::EMPTY;
         }
         // Without an unwiped copy left behind when the capacity is larger than the length.
-        let b = crate::wipe::into_boxed_slice(v);
+        se_bytes::from_boxed(crate::wipe::into_boxed_slice(v))
+    }
+
+    pub(crate) fn from_boxed(b: Box<[u8]>) -> se_bytes {
+        if b.is_empty() {
+            return se_bytes::EMPTY;
+        }
         let len = b.len();
         se_bytes {
             data: Box::into_raw(b).cast(),
@@ -117,18 +123,14 @@ unsafe fn bytes_call(
     out: *mut se_bytes,
     f: impl FnOnce(&crate::Context, &[u8]) -> Result<Vec<u8>, Error>,
 ) -> se_status {
-    if !out.is_null() {
-        // SAFETY: non-NULL out-parameter, valid for writes per the caller's contract.
-        unsafe { out.write(se_bytes::EMPTY) };
-    }
-    guard(name, || {
-        check_out(out, "out")?;
+    let body = || {
         // SAFETY: caller's contract on ctx and data.
         let (ctx, data) = unsafe { (ctx_ref(ctx)?, bytes(data, len, "data")?) };
         let result = f(ctx, data)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, se_bytes::from_vec(result), "out") }
-    })
+        Ok(result)
+    };
+    // SAFETY: `out` NULL or writable, per the caller's contract.
+    unsafe { bytes_out(name, out, body) }
 }
 
 /// Encrypts `data` and encodes it with the context's encoding. `options` NULL = defaults.
