@@ -67,7 +67,9 @@ static void bench_decrypt(const char *name, se_context *ctx, double seconds) {
 }
 
 /* se_encrypt_many / se_decrypt_many of `count` 32-byte values, on one thread
- * (SYMMETRIC_ENCRYPTION_THREADS=1) and on every core (the default). */
+ * (SYMMETRIC_ENCRYPTION_THREADS=1) and on every core (the default): the best of 5 calls each, so
+ * that one call's page faults on memory the allocator has just returned to the system, or a
+ * neighbour on the shared machine, do not decide a ratio. */
 static void bench_many(se_context *ctx, size_t count) {
   se_slice *in = malloc(count * sizeof *in), *back = malloc(count * sizeof *back);
   se_bytes *enc = malloc(count * sizeof *enc), *dec = malloc(count * sizeof *dec);
@@ -78,16 +80,21 @@ static void bench_many(se_context *ctx, size_t count) {
   for (int all = 0; all <= 1; all++) {
     const char *label = all ? "every core" : "1 thread";
     if (all) unsetenv("SYMMETRIC_ENCRYPTION_THREADS"); else setenv("SYMMETRIC_ENCRYPTION_THREADS", "1", 1);
-    double t0 = now();
-    if (se_encrypt_many(ctx, in, count, &o, enc, &failed_at) != SE_OK) exit(1);
-    double t = now() - t0;
-    printf("C ABI se_encrypt_many %zu x 32 B, random iv, %s\t%.0f\tvalues/s\n", count, label, count / t);
-    for (size_t i = 0; i < count; i++) back[i] = (se_slice){enc[i].data, enc[i].len};
-    t0 = now();
-    if (se_decrypt_many(ctx, back, count, dec, &failed_at) != SE_OK) exit(1);
-    t = now() - t0;
-    printf("C ABI se_decrypt_many %zu x 32 B, %s\t%.0f\tvalues/s\n", count, label, count / t);
-    for (size_t i = 0; i < count; i++) { se_bytes_free(&enc[i]); se_bytes_free(&dec[i]); }
+    double best_enc = 1e30, best_dec = 1e30;
+    for (int round = 0; round < 5; round++) {
+      double t0 = now();
+      if (se_encrypt_many(ctx, in, count, &o, enc, &failed_at) != SE_OK) exit(1);
+      double t = now() - t0;
+      if (t < best_enc) best_enc = t;
+      for (size_t i = 0; i < count; i++) back[i] = (se_slice){enc[i].data, enc[i].len};
+      t0 = now();
+      if (se_decrypt_many(ctx, back, count, dec, &failed_at) != SE_OK) exit(1);
+      t = now() - t0;
+      if (t < best_dec) best_dec = t;
+      for (size_t i = 0; i < count; i++) { se_bytes_free(&enc[i]); se_bytes_free(&dec[i]); }
+    }
+    printf("C ABI se_encrypt_many %zu x 32 B, random iv, %s\t%.0f\tvalues/s\n", count, label, count / best_enc);
+    printf("C ABI se_decrypt_many %zu x 32 B, %s\t%.0f\tvalues/s\n", count, label, count / best_dec);
   }
   unsetenv("SYMMETRIC_ENCRYPTION_THREADS");
   free(in); free(back); free(enc); free(dec);

@@ -164,6 +164,33 @@ static void test_large_batches(void) {
     CHECK_STATUS(se_decrypt_many(ctx, in + 1, 95, outs, &failed_at), SE_OK);
     CHECK(outs[94].len == lens[95] && memcmp(outs[94].data, vals[95], lens[95]) == 0, "se_decrypt_many result");
     for (size_t i = 0; i < 95; i++) se_bytes_free(&outs[i]);
+
+    /* The same on 4 threads over every value: whole, then with failures only in the later
+     * ranges (the first failing index wins, whichever thread met it). */
+    memcpy(copy, enc_data, enc_len);
+    for (size_t i = 0; i < N; i++) in[i] = (se_slice){copy + enc_off[i], enc_off[i + 1] - enc_off[i]};
+    setenv("SYMMETRIC_ENCRYPTION_THREADS", "4", 1);
+    CHECK_STATUS(se_decrypt_many(ctx, in, N, outs, &failed_at), SE_OK);
+    int whole = 1;
+    for (size_t i = 0; i < N; i++) {
+      whole &= outs[i].len == lens[i] && memcmp(outs[i].data, vals[i], lens[i]) == 0;
+      se_bytes_free(&outs[i]);
+    }
+    CHECK(whole, "se_decrypt_many of %zu values on 4 threads", N);
+    if (N >= 8) {
+      const size_t late = N * 3 / 4, early = N / 4 + 1;
+      copy[enc_off[late]] = '*';
+      copy[enc_off[late + 1]] = '*';
+      CHECK(se_decrypt_many(ctx, in, N, outs, &failed_at) != SE_OK && failed_at == late,
+            "se_decrypt_many on 4 threads: first failure at %zu, want %zu", failed_at, late);
+      copy[enc_off[early]] = '*';
+      CHECK(se_decrypt_many(ctx, in, N, outs, &failed_at) != SE_OK && failed_at == early,
+            "se_decrypt_many on 4 threads: first failure at %zu, want %zu", failed_at, early);
+      all_null = 1;
+      for (size_t i = 0; i < N; i++) all_null &= outs[i].data == NULL;
+      CHECK(all_null, "se_decrypt_many on 4 threads leaves nothing allocated on failure");
+    }
+    unsetenv("SYMMETRIC_ENCRYPTION_THREADS");
     free(in); free(outs); free(copy);
     se_batch_free(dec);
     se_batch_free(enc);
