@@ -145,3 +145,27 @@ def test_values_and_results_with_nul_take_the_offset_path() -> None:
         binary.encrypt_many(["x", "y"])
     raw = binary.encrypt_many_bytes(["x", "y"])
     assert binary.decrypt_many(raw) == ["x", "y"]
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["str-utf8-in-place", "encoded-copy"])
+def test_joined_text_reaches_the_library_the_same_either_way(
+    monkeypatch: pytest.MonkeyPatch, in_place: bool
+) -> None:
+    # Joined text is passed by the address of its own UTF-8 form where ctypes has pythonapi,
+    # else encoded: both must give the same values, and a NUL inside one value (which the
+    # library sees as one value more) must still fall back to offsets.
+    from symmetric_encryption import _batch
+
+    if not in_place:
+        monkeypatch.setattr(_batch, "_AS_UTF8", None)
+    elif _batch._AS_UTF8 is None:
+        pytest.skip("this Python's ctypes has no pythonapi")
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(range(32)), version=2)
+    values = ["ascii", "ünïcode ✓", "", "日本語", "x" * 5000] * 700
+    enc = ctx.encrypt_many(values, random_iv=False)
+    assert enc == [ctx.encrypt(v, random_iv=False) for v in values]
+    assert ctx.decrypt_many(enc) == values
+    with_nul = values[:3] + ["a\0b"]
+    assert ctx.decrypt_many(ctx.encrypt_many(with_nul)) == with_nul
+    with pytest.raises(UnicodeEncodeError):
+        ctx.encrypt_many(["ok", "\ud800"])

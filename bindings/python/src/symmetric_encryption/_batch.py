@@ -3,10 +3,12 @@
 The values go to the library in one call and come back in one buffer, with a status per value.
 The library runs large batches on every core and ctypes releases the GIL for the call. What is
 left in Python is kept to whole-list operations that run in C: when every value is text (or
-every value bytes) and none contains NUL, the values are joined with NUL and the results come
-back joined the same way (`se_*_batch_split`, `se_batch_join`), so a million values cost a
-``join``, an ``encode``, a ``decode`` and a ``split``. Otherwise (mixed types, NUL bytes,
-results that contain NUL) values are packed with offsets and results sliced by offset.
+every value bytes), the values are joined with NUL and the results come back joined the same
+way (`se_*_batch_split`, `se_batch_join`), so a million values cost a ``join``, a ``decode``
+and a ``split``. Joined text is handed over as its own UTF-8 form (no ``encode`` copy, see
+`_utf8_of`), and the joined results are decoded straight from the library's buffer. A value
+that contains NUL shows up as a count the library did not expect; then (and for mixed types,
+or results that contain NUL) values are packed with offsets and results sliced by offset.
 """
 
 from __future__ import annotations
@@ -46,32 +48,76 @@ def _encode_one(v: object, i: int) -> bytes:
     raise TypeError(f"value {i}: expected str, bytes or None, not {type(v).__name__}")
 
 
-def _joined(vals: Sequence[Any]) -> tuple[bytes | None, list[int]]:
-    """The values joined by NUL (``None`` as empty) when they are all text or all bytes and
-    none contains NUL, else None; and the indexes of the ``None`` values."""
-    nones: list[int] = []
-    if None in vals:
-        nones = [i for i, v in enumerate(vals) if v is None]
-    items: Sequence[Any] = vals
-    if nones:
-        first = next((v for v in vals if v is not None), "")
-        blank = "" if isinstance(first, str) else b""
-        items = [blank if v is None else v for v in vals]
+class _Joined:
+    """Values joined by NUL, as the library takes them: ``arg`` (bytes, or a pointer into
+    ``keep``, a str that stays referenced for the call) and ``size`` bytes."""
+
+    __slots__ = ("arg", "size", "keep")
+
+    def __init__(self, joined: str | bytes) -> None:
+        self.keep = joined
+        if isinstance(joined, bytes):
+            self.arg: Any = joined
+            self.size = len(joined)
+            return
+        size = ctypes.c_ssize_t()
+        address = _utf8_of(joined, size)
+        if address is None:
+            self.arg = joined.encode("utf-8")
+            self.size = len(self.arg)
+        else:
+            self.arg = ctypes.c_char_p(address)
+            self.size = size.value
+
+
+def _utf8_of(text: str, size: Any) -> int | None:
+    """The address of ``text``'s UTF-8 form, kept by the str itself (for ASCII text, its own
+    characters: no copy), through the C API's PyUnicode_AsUTF8AndSize; None where ctypes has
+    no ``pythonapi`` (then the caller encodes). Raises UnicodeEncodeError as ``encode`` does."""
+    if _AS_UTF8 is None:
+        return None
+    address: int | None = _AS_UTF8(text, ctypes.byref(size))
+    return address
+
+
+def _as_utf8() -> Any:
     try:
-        text = "\0".join(items)
-    except TypeError:
-        pass
-    else:
-        if text.count("\0") != len(items) - 1:
-            return None, nones
-        return text.encode("utf-8"), nones
-    try:
-        data = b"\0".join(items)
-    except TypeError:
+        f = ctypes.pythonapi.PyUnicode_AsUTF8AndSize
+    except AttributeError:
+        return None
+    f.restype = ctypes.c_void_p
+    f.argtypes = [ctypes.py_object, ctypes.POINTER(ctypes.c_ssize_t)]
+    return f
+
+
+_AS_UTF8 = _as_utf8()
+
+
+def _join(items: Sequence[Any]) -> _Joined | None:
+    """``items`` joined by NUL when they are all text or all bytes, else None."""
+    for sep in ("\0", b"\0"):
+        try:
+            joined = sep.join(items)
+        except TypeError:
+            continue
+        return _Joined(joined)
+    return None
+
+
+def _joined(vals: Sequence[Any]) -> tuple[_Joined | None, list[int]]:
+    """The values joined by NUL (``None`` as empty) when they are all text or all bytes, else
+    None; and the indexes of the ``None`` values. A value that contains NUL is not looked for
+    here: the library then counts more values than were given, and `run` falls back to
+    offsets (a scan of the joined text would cost as much as the join)."""
+    joined = _join(vals)
+    if joined is not None:
+        return joined, []
+    nones = [i for i, v in enumerate(vals) if v is None]
+    if not nones:
         return None, nones
-    if data.count(b"\0") != len(items) - 1:
-        return None, nones
-    return data, nones
+    first = next((v for v in vals if v is not None), "")
+    blank = "" if isinstance(first, str) else b""
+    return _join([blank if v is None else v for v in vals]), nones
 
 
 def _by_offsets(vals: Sequence[Any]) -> tuple[bytes, array[int]]:
@@ -98,16 +144,24 @@ def run(
     count = len(vals)
     if count == 0:
         return []
-    data, nones = _joined(vals)
+    joined, nones = _joined(vals)
     batch = ctypes.c_void_p()
     out = ctypes.byref(batch)
-    if data is not None:
+    code = 0
+    if joined is not None:
         if options is not None:
-            code = lib.se_encrypt_batch_split(ctx_handle, data, len(data), _NUL, options,
-                                              n_threads, out)
+            code = lib.se_encrypt_batch_split(ctx_handle, joined.arg, joined.size, _NUL,
+                                              options, n_threads, out)
         else:
-            code = lib.se_decrypt_batch_split(ctx_handle, data, len(data), _NUL, n_threads, out)
-    else:
+            code = lib.se_decrypt_batch_split(ctx_handle, joined.arg, joined.size, _NUL,
+                                              n_threads, out)
+        if not code and lib.se_batch_count(batch) != count:
+            # A value contains NUL: split there, the library saw more values than were given.
+            lib.se_batch_free(batch)
+            batch = ctypes.c_void_p()
+            out = ctypes.byref(batch)
+            joined = None
+    if joined is None:
         data, offsets = _by_offsets(vals)
         ptr = offsets.buffer_info()[0]
         if options is not None:
@@ -123,13 +177,15 @@ def run(
             statuses.frombytes(ctypes.string_at(lib.se_batch_statuses(batch), count * 4))
             failed = [(i, s) for i, s in enumerate(statuses) if s]
         results = _joined_results(batch, text, options is not None) if count > 1 else None
+        undecodable = False
         if results is None:
-            results = _sliced_results(batch, count, text, failed, options is not None)
+            results, undecodable = _sliced_results(batch, count, text, failed,
+                                                   options is not None)
     finally:
         lib.se_batch_free(batch)
     for i in nones:
         results[i] = None
-    if not failed and not any(isinstance(r, errors.Error) for r in results):
+    if not failed and not undecodable:
         return results
     return _failures(results, failed, on_error)
 
@@ -140,17 +196,26 @@ def _joined_results(batch: ctypes.c_void_p, text: bool, encrypting: bool) -> lis
     joined = _native.se_bytes()
     if lib.se_batch_join(batch, _NUL, ctypes.byref(joined)):
         return None
-    raw = _native.take_bytes(joined)
-    if not text:
-        return raw.split(b"\0")
-    try:
-        return raw.decode("ascii" if encrypting else "utf-8").split("\0")
-    except UnicodeDecodeError:
+    if not joined.data:
         return None
+    try:
+        # Read in place: for text, decoded straight from the library's buffer (one copy).
+        address = ctypes.cast(joined.data, ctypes.c_void_p).value or 0
+        view = memoryview((ctypes.c_char * joined.len).from_address(address))
+        if not text:
+            return view.tobytes().split(b"\0")
+        try:
+            return str(view, "ascii" if encrypting else "utf-8").split("\0")
+        except UnicodeDecodeError:
+            return None
+    finally:
+        lib.se_bytes_free(ctypes.byref(joined))
 
 
 def _sliced_results(batch: ctypes.c_void_p, count: int, text: bool,
-                    failed: list[tuple[int, int]], encrypting: bool) -> list[Any]:
+                    failed: list[tuple[int, int]], encrypting: bool) -> tuple[list[Any], bool]:
+    """The results sliced by offset, and whether one of them is an error in place of text
+    that did not decode."""
     size = ctypes.c_size_t()
     ptr = lib.se_batch_data(batch, ctypes.byref(size))
     raw = ctypes.string_at(ptr, size.value) if ptr else b""
@@ -160,18 +225,20 @@ def _sliced_results(batch: ctypes.c_void_p, count: int, text: bool,
     offs = offsets.tolist()
     slices = [raw[a:b] for a, b in zip(offs, islice(offs, 1, None))]
     if not text:
-        return slices
+        return slices, False
     bad = {i for i, _ in failed}
+    undecodable = False
     out: list[Any] = []
     for i, s in enumerate(slices):
         try:
             out.append(s.decode("utf-8" if i in bad or not encrypting else "ascii"))
         except UnicodeDecodeError:
+            undecodable = True
             out.append(errors.ArgumentError(
                 f"value {i}: this context's encoding is 'none': encrypted values are binary; "
                 "use encrypt_many_bytes()") if encrypting else errors.EncodingError(
                 f"value {i}: the decrypted value is not UTF-8 text: use decrypt_many_bytes()"))
-    return out
+    return out, undecodable
 
 
 def _failures(results: list[Any], failed: list[tuple[int, int]], on_error: str) -> list[Any]:
