@@ -225,18 +225,25 @@ class BatchTest < SymmetricEncryptionTest
     end
     Thread.pass until counter.positive?
     native = SymmetricEncryption::Native
-    original = native.method(:se_decrypt_batch_nogvl)
-    samples = []
-    hook = lambda do |*args|
-      samples << counter
-      status = original.call(*args)
-      samples << counter
-      status
+    # Strings joined by NUL go through the _split call; a value that is not text (here a nil
+    # is not, but binary beside UTF-8 is) goes through the offsets one. Both must release it.
+    {
+      se_decrypt_batch_split_nogvl: values,
+      se_decrypt_batch_nogvl: values + ["\xFF".b, "é"]
+    }.each do |function, batch|
+      original = native.method(function)
+      samples = []
+      hook = lambda do |*args|
+        samples << counter
+        status = original.call(*args)
+        samples << counter
+        status
+      end
+      got = native.stub(function, hook) { SymmetricEncryption.decrypt_many(batch, threads: 1, on_error: :return) }
+      assert_equal "value 99999", got[99_999]
+      assert_equal 2, samples.size, "the batch went through #{function}"
+      assert_operator samples[1] - samples[0], :>, 2, "no other Ruby thread ran during #{function}"
     end
-    got = native.stub(:se_decrypt_batch_nogvl, hook) { SymmetricEncryption.decrypt_many(values, threads: 1) }
-    assert_equal "value 99999", got.last
-    assert_equal 2, samples.size, "the batch went through se_decrypt_batch_nogvl"
-    assert_operator samples[1] - samples[0], :>, 2, "no other Ruby thread ran during the call"
   ensure
     counting&.kill
   end
