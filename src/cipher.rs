@@ -459,8 +459,9 @@ impl Cipher {
     fn raw_value_decrypt(&self, data: &[u8]) -> Result<Vec<u8>> {
         if self.name.is_authenticated() {
             return Err(Error::Cipher(format!(
-                "the value has no header, but {} values always have one (with the iv and auth tag): \
-                 it was not encrypted by this cipher, or it is not an encrypted value",
+                "the value has no header, but {} is an authenticated cipher whose values always \
+                 have one (with the iv and auth tag): it was not encrypted by this cipher, or it \
+                 is not an encrypted value",
                 self.name
             )));
         }
@@ -517,7 +518,7 @@ impl Cipher {
         if self.name.is_authenticated() {
             if data.len() < TAG_LEN {
                 return Err(Error::Cipher(format!(
-                    "an encrypted key for {} must be at least 16 bytes (it ends with the auth tag), got {}",
+                    "an encrypted key for {} of {} bytes is too short to hold its 16 byte auth tag",
                     self.name,
                     data.len()
                 )));

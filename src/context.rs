@@ -44,8 +44,8 @@ impl Context {
                 return Err(Error::Config(format!(
                     "cipher version {} uses encoding {} but the primary (version {}) uses {}: \
                      values are decoded with the primary's encoding before the header can be \
-                     read, so only base64 and base64strict may be mixed. Give every cipher of \
-                     this environment the same encoding",
+                     read, so only base64 and base64strict may be mixed (the others cannot read \
+                     each other). Give every cipher of this environment the same encoding",
                     c.version(),
                     c.encoding(),
                     primary.version(),
@@ -119,15 +119,21 @@ impl Context {
         match self.cipher(version) {
             Some(c) => Ok(c),
             None if version == 0 => Ok(self.primary()),
-            None => Err(self.unknown_version(version)),
+            None => Err(self.unknown_version(version, true)),
         }
     }
 
-    fn unknown_version(&self, version: u8) -> Error {
+    /// `from_header`: the version is a value's (else the caller asked for it).
+    fn unknown_version(&self, version: u8, from_header: bool) -> Error {
         let versions: Vec<String> = self.ciphers().map(|c| c.version().to_string()).collect();
+        let why = if from_header {
+            "the value was encrypted with a key that is not in this configuration"
+        } else {
+            "use one of those versions, or add a cipher with this version to the configuration"
+        };
         Error::Cipher(format!(
-            "no cipher with version {version} is configured (versions configured: {}): the value \
-             was encrypted with a key that is not in this configuration",
+            "cipher version {version} not found: no cipher with version {version} is configured \
+             (versions configured: {}): {why}",
             versions.join(", ")
         ))
     }
@@ -135,7 +141,7 @@ impl Context {
     /// The cipher with `version`, or an error listing the versions that exist.
     pub fn cipher_by_version(&self, version: u8) -> Result<&Cipher> {
         self.cipher(version)
-            .ok_or_else(|| self.unknown_version(version))
+            .ok_or_else(|| self.unknown_version(version, false))
     }
 
     /// The text encoding of the primary cipher (used to decode every value).

@@ -55,8 +55,8 @@ impl<W: Write> Writer<W> {
         }
         if other_cipher && !opts.random_key {
             return Err(Error::Argument(format!(
-                "cipher_name {name} differs from the entry's {} and needs random_key (and \
-                 random_iv): the entry's key belongs to its own cipher",
+                "Cannot supply a :cipher_name ({name}) other than the entry's ({}) without \
+                 random_key (and random_iv): the entry's key belongs to its own cipher",
                 entry.cipher_name()
             )));
         }

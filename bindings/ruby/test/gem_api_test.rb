@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require "json"
+require "yaml"
 
 # The parts of the gem's API beyond encrypt/decrypt that code written for gem 5.0 and 4.6
 # calls: mutable ciphers, the key and iv readers, Header, Key, Encoder, Config.
@@ -180,6 +182,35 @@ class GemApiTest < SymmetricEncryptionTest
     assert_equal({ ciphers: [{ key: "x", cipher_name: "aes-128-cbc", private_rsa_key: "PEM" }] }, migrated)
     kek = { ciphers: [{ key_encrypting_key: "-----BEGIN RSA PRIVATE KEY-----" }] }
     assert_equal "-----BEGIN RSA PRIVATE KEY-----", SymmetricEncryption::Config.migrate_old_formats!(kek)[:ciphers][0][:private_rsa_key]
+  end
+
+  # Keystore.migrate_config! on the pre-v4 RSA entries of the vendored legacy configuration: the
+  # iv it decrypts and the data key its RSAKey unwraps are the ones the library resolves.
+  def test_migrate_config_unwraps_pre_v4_rsa_entries
+    dir = vector_path("configs", "handwritten_legacy")
+    yaml = YAML.safe_load(File.read(File.join(dir, "config", "symmetric-encryption.yml")), permitted_classes: [Symbol], aliases: true)
+    env = yaml.fetch("production_rsa")
+    resolved = JSON.parse(File.read(File.join(dir, "set.json"))).fetch("environments")
+                   .find { |e| e["environment"] == "production_rsa" }.fetch("resolved_ciphers")
+    want = resolved.to_h { |c| [c["version"], [c["key_b64"].unpack1("m"), c["iv_b64"].unpack1("m")]] }
+    env.fetch("ciphers").each do |entry|
+      config = entry.transform_keys(&:to_sym).merge(private_rsa_key: env.fetch("private_rsa_key"))
+      config[:iv_filename] &&= File.join(dir, config[:iv_filename])
+      returned = SymmetricEncryption::Keystore.migrate_config!(config)
+      assert_same config, returned
+      key, iv = want.fetch(config[:version])
+      assert_equal iv, config[:iv]
+      %i[private_rsa_key encrypted_iv iv_filename].each { |k| refute config.key?(k), k }
+      rsa = config[:key_encrypting_key]
+      assert_kind_of SymmetricEncryption::RSAKey, rsa
+      refute_includes rsa.inspect, "PRIVATE"
+      wrapped = config[:encrypted_key] || File.binread(File.join(dir, config[:key_filename]))
+      assert_equal key, rsa.decrypt(wrapped)
+      assert_equal "round trip", rsa.decrypt(rsa.encrypt("round trip"))
+    end
+    current = { key_filename: "x.key", iv: "1234567890123456", encrypted_iv: "ignored" }
+    SymmetricEncryption::Keystore.migrate_config!(current)
+    assert_equal({ key_filename: "x.key", iv: "1234567890123456" }, current)
   end
 
   private

@@ -76,7 +76,8 @@ class StreamsTest < SymmetricEncryptionTest
       assert_nil r.gets
       assert_equal "", r.read
     end
-    assert SymmetricEncryption::Reader.empty?(tmp("missing.enc"))
+    # As the gem (4.6 and 5.0): a missing file is an error, not an empty one.
+    assert_raises(Errno::ENOENT) { SymmetricEncryption::Reader.empty?(tmp("missing.enc")) }
     File.write(tmp("zero.enc"), "")
     assert SymmetricEncryption::Reader.empty?(tmp("zero.enc"))
   end
@@ -124,7 +125,14 @@ class StreamsTest < SymmetricEncryptionTest
     path = tmp("bin.enc")
     SymmetricEncryption::Writer.write(path, data, compress: false, chunk_size: 4096)
     SymmetricEncryption::Reader.open(path) do |r|
-      assert_equal data.bytesize, r.size
+      assert_equal data.bytesize, r.decrypted_size
+      # size is the encrypted file's, as in the gem
+      assert_equal File.size(path), r.size
+    end
+    File.open(path, "rb") do |io|
+      SymmetricEncryption::Reader.open(io) { |r| assert_equal [File.size(path), data.bytesize], [r.size, r.decrypted_size] }
+    end
+    SymmetricEncryption::Reader.open(path) do |r|
       assert_equal "", r.read(0)
       first = r.read(10)
       assert_equal Encoding::BINARY, first.encoding
@@ -308,7 +316,7 @@ class StreamsTest < SymmetricEncryptionTest
     read_digest = Digest::SHA256.new
     count = 0
     SymmetricEncryption::Reader.open(path) do |r|
-      assert_equal expected_size, r.size
+      assert_equal expected_size, r.decrypted_size
       while (piece = r.read(1 << 16))
         read_digest << piece
         count += piece.bytesize

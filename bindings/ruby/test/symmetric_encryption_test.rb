@@ -226,8 +226,13 @@ class SymmetricEncryptionModuleTest < SymmetricEncryptionTest
     c = SymmetricEncryption::Cipher.new(key: "q" * 16, cipher_name: "aes-128-gcm", version: 3)
     use(a)
     from_b = b.encrypt("b")
+    from_a = a.encrypt("a")
     SymmetricEncryption.with_cipher(c, secondary_ciphers: [b]) do
       assert_equal "b", SymmetricEncryption.decrypt(from_b)
+      # The configured cipher still decrypts, and is found by its version, after the block's.
+      assert_equal "a", SymmetricEncryption.decrypt(from_a)
+      assert_same a, SymmetricEncryption.cipher(2)
+      assert_equal [b], SymmetricEncryption.secondary_ciphers
       SymmetricEncryption.with_cipher(b) do
         assert_same b, SymmetricEncryption.cipher
       end
@@ -237,6 +242,13 @@ class SymmetricEncryptionModuleTest < SymmetricEncryptionTest
     end
     assert_same a, SymmetricEncryption.cipher
     assert_raises(ArgumentError) { SymmetricEncryption.with_cipher(a) }
+    # A version the block's cipher shares with a configured one is the block's.
+    a2 = SymmetricEncryption::Cipher.new(key: "z" * 32, cipher_name: "aes-256-gcm", version: 2)
+    SymmetricEncryption.with_cipher(a2) do
+      assert_same a2, SymmetricEncryption.cipher(2)
+      assert_equal "x", a2.decrypt(SymmetricEncryption.encrypt("x"))
+      assert_raises(SymmetricEncryption::DecryptionError) { SymmetricEncryption.decrypt(from_a) }
+    end
   end
 
   def test_with_cipher_does_not_leak_into_other_threads_or_fibers

@@ -11,12 +11,15 @@ module SymmetricEncryption
   # context, built on first use), so a thread that reads it sees one consistent set.
   # @api private
   class State
-    attr_reader :cipher, :secondary_ciphers, :text_encoding
+    attr_reader :cipher, :secondary_ciphers, :fallback, :text_encoding
 
     # @param context [FFI::Pointer, nil] the native context, when it is already known
-    def initialize(cipher, secondary_ciphers, context = nil)
+    # @param fallback [Array<Cipher>] ciphers that decrypt after the secondaries without being
+    #   secondaries themselves (with_cipher's: the configured ones)
+    def initialize(cipher, secondary_ciphers, context = nil, fallback: [])
       @cipher = cipher
       @secondary_ciphers = secondary_ciphers.dup.freeze
+      @fallback = fallback
       @context = context
       @text_encoding = cipher && cipher.encoding == :none ? Encoding::BINARY : Encoding::UTF_8
     end
@@ -27,7 +30,7 @@ module SymmetricEncryption
     # @return [FFI::Pointer, nil] nil when no primary cipher is set
     def context
       @context || (@cipher && (@context = SymmetricEncryption.send(
-        :limited, SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers)
+        :limited, SymmetricEncryption.send(:combined_context, @cipher, @secondary_ciphers + @fallback)
       )))
     end
   end
@@ -72,10 +75,11 @@ module SymmetricEncryption
       primary = state.cipher
       return primary if version.nil? || primary.version == version
 
-      found = state.secondary_ciphers.find { |c| c.version == version } || (primary if version.zero?)
+      found = state.secondary_ciphers.find { |c| c.version == version } ||
+              state.fallback.find { |c| c.version == version } || (primary if version.zero?)
       return found if found
 
-      versions = ([primary] + state.secondary_ciphers).map(&:version).uniq.sort
+      versions = ([primary] + state.secondary_ciphers + state.fallback).map(&:version).uniq.sort
       raise CipherError, "Cipher with version:#{version.inspect} not found in any of the configured " \
                          "SymmetricEncryption ciphers. Available versions: #{versions.inspect}."
     end
@@ -132,7 +136,9 @@ module SymmetricEncryption
 
     # Runs the block with `cipher` as the primary and `secondary_ciphers` after it, for the
     # current fiber (and so thread) only; other threads keep the global ciphers. Threads
-    # started inside the block do not inherit it.
+    # started inside the block do not inherit it (gem 5.0 keeps the scope in Ruby 3.2's fiber
+    # storage, which they would inherit; this binding also runs on Ruby 3.1). Values of the
+    # configured ciphers still decrypt inside the block, after the block's own ciphers.
     #
     # @param cipher [SymmetricEncryption::Cipher]
     # @param secondary_ciphers [Array<SymmetricEncryption::Cipher>]
@@ -146,7 +152,10 @@ module SymmetricEncryption
       end
 
       secondary_ciphers.each { |c| check_cipher(c) }
-      scope = State.new(cipher, secondary_ciphers.to_a)
+      # Values encrypted with the configured ciphers still decrypt inside the block (as in gem
+      # 5.0): they come after the block's ciphers, so a version both have is the block's.
+      outer = current_state
+      scope = State.new(cipher, secondary_ciphers.to_a, fallback: [outer.cipher, *outer.secondary_ciphers].compact)
       scope.context # built now: an invalid set fails here, not inside the block
       previous = Thread.current[SCOPE_KEY]
       @lock.synchronize { @scopes += 1 }

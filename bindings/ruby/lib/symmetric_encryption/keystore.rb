@@ -127,9 +127,24 @@ module SymmetricEncryption
       term.to_s.split("/").map { |part| part.split("_").map(&:capitalize).join }.join("::")
     end
 
-    # Older configurations are read as they are by the library; nothing to migrate in memory.
-    # (Pre-v4 RSA configurations are refused: migrate them with the Ruby gem.)
+    # Rewrites one cipher entry (a Hash with Symbol keys) of a pre-v4 configuration in memory,
+    # in the gem's way: `private_rsa_key` becomes an RSAKey under `key_encrypting_key`, an
+    # `encrypted_iv` (base64) or `iv_filename` is decrypted with it into `iv`, and a base64
+    # `encrypted_key` is decoded. An entry without `private_rsa_key` is left as it is, apart
+    # from losing `encrypted_iv` and `iv_filename`. Loading a configuration file does not need
+    # this: the library reads pre-v4 entries itself.
+    # @return [Hash] config
     def self.migrate_config!(config)
+      pem = config.delete(:private_rsa_key)
+      encrypted_iv = config.delete(:encrypted_iv)
+      iv_file = config.delete(:iv_filename)
+      return config unless pem
+
+      rsa = RSAKey.new(pem)
+      config[:iv] = rsa.decrypt(encrypted_iv.unpack1("m")) if encrypted_iv
+      config[:iv] = rsa.decrypt(::File.binread(iv_file)) if iv_file
+      config[:key_encrypting_key] = rsa
+      config[:encrypted_key] = config[:encrypted_key].unpack1("m") if config[:encrypted_key]
       config
     end
 

@@ -85,13 +85,12 @@ module SymmetricEncryption
       raise InvalidArgument, "max_output must be a positive Integer number of bytes, got #{value.inspect}"
     end
 
-    # Whether the file or stream holds no data (a missing or zero-length file counts as empty).
+    # Whether the file or stream holds no data (a zero-length file counts as empty).
+    # @raise [Errno::ENOENT] the file does not exist
     # @return [Boolean]
     def self.empty?(file_name_or_stream)
-      if file_name_or_stream.is_a?(String)
-        return true unless File.exist?(file_name_or_stream)
-        return true if File.zero?(file_name_or_stream)
-      end
+      # A missing file raises Errno::ENOENT, as in gem 4.6 and 5.0.
+      return true if file_name_or_stream.is_a?(String) && File.zero?(file_name_or_stream)
       open(file_name_or_stream, &:eof?)
     end
 
@@ -279,10 +278,20 @@ module SymmetricEncryption
       seek(0)
     end
 
+    # The size of the encrypted file or stream, header included, as in the gem (4.6 and 5.0):
+    # not the number of bytes the reader yields (see #decrypted_size).
+    # @return [Integer, nil] nil for a stream that does not know its size
+    def size
+      ensure_open
+      return File.size(@path) if @path
+
+      @io.size if @io.respond_to?(:size)
+    end
+
     # The size of the decrypted data. Uncompressed streams know it from their encrypted size;
     # a compressed one is read forward to its end (in bounded memory) and back to where it was.
     # @return [Integer]
-    def size
+    def decrypted_size
       ensure_open
       out = FFI::MemoryPointer.new(:uint64)
       status = @path ? Native.se_reader_size_nogvl(@handle, out) : Native.se_reader_size(@handle, out)
