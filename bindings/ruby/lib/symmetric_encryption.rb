@@ -37,6 +37,7 @@ require_relative "symmetric_encryption/generator"
 require_relative "symmetric_encryption/cli"
 require_relative "symmetric_encryption/limits"
 require_relative "symmetric_encryption/batch"
+require_relative "symmetric_encryption/batch_pipeline"
 
 # Rails and Active Model, as with the gem: the Railtie when Rails is loaded, and when Active
 # Record loads, the `:encrypted` attribute type, the validator and the filtering of encrypted

@@ -208,6 +208,77 @@ class BatchTest < SymmetricEncryptionTest
     saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
   end
 
+  # Counts the pieces Batch::Pipeline starts during the block.
+  def pieces_started
+    pipeline = SymmetricEncryption::Batch::Pipeline
+    original = pipeline.method(:start)
+    started = 0
+    pipeline.stub(:start, ->(*args) { started += 1; original.call(*args) }) { yield }
+    started
+  end
+
+  # A batch of several pieces gives what one value at a time gives: results in order, and each
+  # failure in its place with its index in the whole batch, whichever piece it is in, and
+  # whatever path that piece takes (joined, redone by offsets after a NUL, by offsets because
+  # it does not join).
+  def test_a_batch_in_pieces_is_the_batch_in_one
+    piece = SymmetricEncryption::Batch::Pipeline::PIECE
+    SymmetricEncryption.cipher = gcm_cipher
+    count = 3 * piece + 123
+    plain = Array.new(count) { |i| i % 1000 == 7 ? "\xFFbinary #{i}".b : "row #{i} ünïcode" }
+    values = SymmetricEncryption.encrypt_many(plain, random_iv: true)
+    want = plain.map { |p| p.valid_encoding? ? p : p.b }
+    # Piece 0: nils. Piece 1: a damaged value (read by offsets after the joined call). Piece 2:
+    # a value with NUL (the library counts one more value: the piece is redone by offsets).
+    # Piece 3: binary beside UTF-8 input, which does not join: by offsets from the start.
+    edits = { 5 => nil, piece - 1 => nil, piece + 17 => damaged(values[piece + 17]),
+              2 * piece + 3 => "#{values[2 * piece + 3]}\0", 3 * piece + 1 => "\xFF\xFE".b, 3 * piece + 2 => "é" }
+    edits.each do |i, v|
+      values[i] = v
+      want[i] = v && single(v)
+    end
+    got = nil
+    assert_equal 3, pieces_started { got = SymmetricEncryption.decrypt_many(values, on_error: :return) },
+                 "of the 4 pieces, all but the one that does not join go through the pipeline"
+    assert_equal count, got.size
+    got.zip(want).each_with_index do |(g, w), i|
+      if w.is_a?(Exception)
+        assert_same_failure(w, g, i)
+      else
+        assert_equal w, g, "value #{i}"
+        assert_equal w.encoding, g.encoding, "value #{i}" if w
+      end
+    end
+    error = assert_raises(SymmetricEncryption::CipherError) { SymmetricEncryption.decrypt_many(values) }
+    assert_match(/\Avalue #{piece + 17}: /, error.message)
+    nils = SymmetricEncryption.decrypt_many(values, on_error: :nil)
+    assert_equal(got.map { |g| g.is_a?(Exception) ? nil : g }, nils)
+
+    # Encrypting in pieces: deterministic values equal encrypt's, one by one.
+    text = Array.new(2 * piece + 9) { |i| i == piece + 3 ? nil : "det #{i}" }
+    expected = text.map { |t| t && SymmetricEncryption.encrypt(t, random_iv: false) }
+    assert_equal 3, pieces_started { assert_equal expected, SymmetricEncryption.encrypt_many(text, random_iv: false) }
+    # A value of the wrong type is named by its index in the whole batch.
+    text[2 * piece + 4] = 5
+    error = assert_raises(TypeError) { SymmetricEncryption.encrypt_many(text) }
+    assert_equal "value #{2 * piece + 4}: expected a String or nil, got Integer", error.message
+  end
+
+  # The library refusing a piece stops the batch with its error, and no piece is left running.
+  def test_a_refused_piece_stops_the_batch
+    piece = SymmetricEncryption::Batch::Pipeline::PIECE
+    SymmetricEncryption.cipher = gcm_cipher
+    values = Array.new(2 * piece) { |i| "v#{i}" }
+    saved = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
+    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = "many"
+    before = Thread.list.size
+    error = assert_raises(SymmetricEncryption::InvalidArgument) { SymmetricEncryption.encrypt_many(values) }
+    assert_match(/SYMMETRIC_ENCRYPTION_THREADS/, error.message)
+    assert_equal before, Thread.list.count(&:alive?)
+  ensure
+    saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
+  end
+
   # A Ruby thread counts while a large batch is inside the library. Ruby code runs only with
   # the GVL, so if the call kept it, the counter could only move where the GVL changes hands
   # around the call: at most once before it and once after it (the counting thread sleeps after

@@ -3,13 +3,23 @@
 module SymmetricEncryption
   # The bodies of encrypt_many / decrypt_many: many values in one call into the library.
   #
-  # The values are packed into one native buffer with a native array of `count + 1` offsets
-  # (value i is data[offsets[i] ... offsets[i + 1]]) and handed to se_encrypt_batch /
-  # se_decrypt_batch, which run a large batch on several threads with the GVL released. The
-  # results come back packed the same way with a status per value, and are read with one
-  # read_bytes each. Per value, Ruby only measures, slices and sets an encoding.
+  # Strings (and nil) are joined with NUL and handed to se_encrypt_batch_split /
+  # se_decrypt_batch_split, which run a large batch on several threads with the GVL released;
+  # the results come back joined by NUL (se_batch_join) and one `split` makes them Strings, so
+  # no Ruby code runs per value. Values that do not join that way (other types, encodings that
+  # do not mix, NUL inside a value, a value that fails) are packed into one native buffer with
+  # a native array of `count + 1` offsets instead (se_encrypt_batch / se_decrypt_batch) and the
+  # results sliced by offset. Batches of two pieces or more go through Pipeline (see
+  # batch_pipeline.rb), which overlaps the Ruby work with the library's.
   # @api private
   module Batch
+    # memset, to wipe the joined plaintexts of an encrypt (a Ruby String) once they are used.
+    module LibC
+      extend FFI::Library
+      ffi_lib FFI::Library::LIBC
+      attach_function :memset, %i[pointer int size_t], :pointer
+    end
+
     ON_ERROR = %i[raise nil return].freeze
 
     # The pack format of a size_t array: "J" (uintptr_t), which has size_t's size wherever ffi
@@ -59,11 +69,16 @@ module SymmetricEncryption
     # @return [Array(Array, Array<Integer>)] the results in order, with the exception of each
     #   failed value in its place, and the indexes of those values (ascending)
     def run(ctx, values, opts, encoding, threads)
-      joined = run_joined(ctx, values, opts, encoding, threads)
-      return joined if joined
+      return Pipeline.run(ctx, values, opts, encoding, threads) if Pipeline.applies?(values)
 
+      run_joined(ctx, values, opts, encoding, threads) || run_offsets(ctx, values, opts, encoding, threads)
+    end
+
+    # `run` by offsets, for any values. `base`: the index of the first value in the whole batch
+    # (for the messages).
+    def run_offsets(ctx, values, opts, encoding, threads, base: 0)
       count = values.size
-      offsets, nils = offsets_of(values)
+      offsets, nils = offsets_of(values, base)
       data = pack(values, offsets.last)
       size = data.bytesize
       input = native(data)
@@ -77,7 +92,7 @@ module SymmetricEncryption
 
       batch = out.get_pointer(0)
       begin
-        results, failed = unpack(batch, count, encoding, opts.nil?)
+        results, failed = unpack(batch, count, encoding, opts.nil?, base)
       ensure
         Native.se_batch_free(batch)
       end
@@ -96,47 +111,68 @@ module SymmetricEncryption
     def run_joined(ctx, values, opts, encoding, threads)
       count = values.size
       return unless count > 1 && JOINED
+
+      data, nils = joinable(values)
+      return unless data
+
+      batch = call_joined(ctx, data, count, opts, threads)
+      collect_joined(batch, count, encoding, opts.nil?, nils)
+    ensure
+      wipe(data) if opts && data
+    end
+
+    # [the values joined by NUL, the indexes of the nil values (nil when there are none)], or
+    # nil when they are not all Strings and nil, or their encodings do not join.
+    def joinable(values)
       # all?(String) first: include?(nil) calls == per value, four times as slow.
       nils = nil
       unless values.all?(String)
         nils = values.each_index.select { |i| values[i].nil? }
         return unless values.compact.all?(String)
       end
-
-      data = values.join(SEP)
-      size = data.bytesize
-      input = native(data)
-      data.clear
-      out = FFI::MemoryPointer.new(:pointer)
-      status = call_joined(ctx, input, size, count, opts, threads, out)
-      Native.raise_error(status, opts.nil?) unless status == Native::OK
-
-      batch = out.get_pointer(0)
-      begin
-        return unless Native.se_batch_count(batch) == count
-
-        results, failed = joined_results(batch, encoding, opts.nil?) || unpack(batch, count, encoding, opts.nil?)
-      ensure
-        Native.se_batch_free(batch)
-      end
-      nils&.each { |i| results[i] = nil }
-      [results, failed]
+      [values.join(SEP), nils]
     rescue Encoding::CompatibilityError
       nil
-    ensure
-      input&.clear if opts # the native copy of the plaintexts
-      input&.free
     end
 
-    def call_joined(ctx, input, len, count, opts, threads, out)
-      blocking = blocking?(len, count)
-      if opts
-        function = blocking ? :se_encrypt_batch_split_nogvl : :se_encrypt_batch_split
-        Native.public_send(function, ctx, input, len, 0, opts, threads, out)
-      else
-        function = blocking ? :se_decrypt_batch_split_nogvl : :se_decrypt_batch_split
-        Native.public_send(function, ctx, input, len, 0, threads, out)
-      end
+    # Runs the joined-values call on `data` and returns the batch (free it with se_batch_free);
+    # raises the call's error, so on the thread that made the call (the library keeps the
+    # message per thread). `data` is a String that `joinable` made and only its caller holds:
+    # no other Ruby thread can see it, let alone change it, so even a call that releases the
+    # GVL reads it where it is (Ruby does not move a string's bytes; the reference on this
+    # thread's stack keeps it alive).
+    def call_joined(ctx, data, count, opts, threads, blocking: blocking?(data.bytesize, count))
+      out = FFI::MemoryPointer.new(:pointer)
+      len = data.bytesize
+      status =
+        if opts
+          function = blocking ? :se_encrypt_batch_split_nogvl : :se_encrypt_batch_split
+          Native.public_send(function, ctx, data, len, 0, opts, threads, out)
+        else
+          function = blocking ? :se_decrypt_batch_split_nogvl : :se_decrypt_batch_split
+          Native.public_send(function, ctx, data, len, 0, threads, out)
+        end
+      Native.raise_error(status, opts.nil?) unless status == Native::OK
+      out.get_pointer(0)
+    end
+
+    # [results, failures] of a joined batch, which is freed here; nil when the library counted
+    # other than `count` values (a value holds NUL: the caller redoes them by offsets).
+    def collect_joined(batch, count, encoding, decrypting, nils, base = 0)
+      return unless Native.se_batch_count(batch) == count
+
+      results, failed = joined_results(batch, encoding, decrypting) || unpack(batch, count, encoding, decrypting, base)
+      nils&.each { |i| results[i] = nil }
+      [results, failed]
+    ensure
+      Native.se_batch_free(batch)
+    end
+
+    # Overwrites the bytes of `str` (the joined plaintexts of an encrypt) with zeros, then
+    # empties it.
+    def wipe(str)
+      LibC.memset(str, 0, str.bytesize) unless str.frozen? || str.empty?
+      str.clear
     end
 
     # Whether a batch of `count` values in `len` bytes goes through a _nogvl function (see
@@ -154,17 +190,16 @@ module SymmetricEncryption
       return unless Native.se_batch_join(batch, 0, out) == Native::OK
 
       raw = Native.take_bytes(out)
-      # A trailing NUL, so that the last result is not a slice that ends the buffer (Ruby
-      # shares those rather than copying them): every result is its own copy, and the buffer
-      # is freed below.
-      raw << SEP
       raw.force_encoding(encoding || Encoding::UTF_8)
       # A NUL never falls inside a UTF-8 character, so a valid whole splits into valid parts;
       # otherwise each plaintext is UTF-8 when valid, else binary, as decrypt returns it.
       valid = raw.valid_encoding?
       raw.force_encoding(Encoding::BINARY) unless valid
       results = raw.split(SEP, -1)
-      results.pop
+      # Ruby shares a slice that ends the buffer rather than copying it: the last result gets
+      # its own copy, so that no result keeps every other one's bytes alive.
+      last = results[-1]
+      results[-1] = String.new(capacity: last.bytesize, encoding: last.encoding) << last
       unless valid
         target = encoding || Encoding::UTF_8
         results.each do |r|
@@ -219,7 +254,7 @@ module SymmetricEncryption
     # value that is neither a String nor nil is refused before anything is packed. The
     # per-value loops here and in unpack are `while` loops: with a million values, a block
     # call per value costs a third more.
-    def offsets_of(values)
+    def offsets_of(values, base = 0)
       count = values.size
       offsets = Array.new(count + 1)
       offsets[0] = pos = 0
@@ -232,7 +267,7 @@ module SymmetricEncryption
         elsif value.nil?
           (nils ||= []) << i
         else
-          raise TypeError, "value #{i}: expected a String or nil, got #{value.class}"
+          raise TypeError, "value #{base + i}: expected a String or nil, got #{value.class}"
         end
         i += 1
         offsets[i] = pos
@@ -250,7 +285,8 @@ module SymmetricEncryption
       values.map { |v| v&.b }.join("")
     end
 
-    # A native copy of `bytes`: a call that releases the GVL must not read a Ruby string.
+    # A native copy of `bytes`, for a call that releases the GVL: the caller's Strings could be
+    # changed by another Ruby thread while it runs.
     def native(bytes)
       ptr = FFI::MemoryPointer.new(:uint8, [bytes.bytesize, 1].max, false)
       ptr.put_bytes(0, bytes)
@@ -269,7 +305,7 @@ module SymmetricEncryption
     end
 
     # The results of `batch`, sliced out of one copy of its buffer.
-    def unpack(batch, count, encoding, decrypting)
+    def unpack(batch, count, encoding, decrypting, base = 0)
       len = FFI::MemoryPointer.new(:size_t)
       ptr = Native.se_batch_data(batch, len)
       raw = ptr.null? ? String.new : ptr.read_bytes(Native.size_at(len, 0))
@@ -297,7 +333,7 @@ module SymmetricEncryption
       # Plaintexts that are not UTF-8 come back binary, as from decrypt (a check per value:
       # a valid whole can still be cut inside a character).
       results.each { |r| r.force_encoding(Encoding::BINARY) unless r.valid_encoding? } if decrypting && !raw.ascii_only?
-      failed.each { |i| results[i] = error(statuses[i], "value #{i}: #{results[i].b.force_encoding(Encoding::UTF_8).scrub}", decrypting) }
+      failed.each { |i| results[i] = error(statuses[i], "value #{base + i}: #{results[i].b.force_encoding(Encoding::UTF_8).scrub}", decrypting) }
       raw.clear
       [results, failed]
     end

@@ -1,0 +1,104 @@
+# frozen_string_literal: true
+
+module SymmetricEncryption
+  module Batch
+    # A large batch in pieces of PIECE values, with the Ruby work overlapping the library's.
+    #
+    # Joining a million Strings and splitting the results back into a million Strings is Ruby
+    # work that holds the GVL, and takes about as long as the library's own work on two cores.
+    # Done in one piece, the two run one after the other. Here, while piece i is in the library
+    # (its call runs on a Ruby thread of its own and releases the GVL), this thread joins piece
+    # i + 1 and then splits the results of piece i - 1. One piece is in the library at a time,
+    # on the threads the caller asked for, so the library's thread count means what it says.
+    #
+    # Results, failures and their messages (with indexes into the whole batch) are those of a
+    # batch in one piece. A piece that does not join (other types, mixed encodings, NUL inside
+    # a value) goes by offsets, in its turn, on this thread.
+    # @api private
+    module Pipeline
+      # Values per piece: small enough that the first join and the last split (which overlap
+      # nothing) are a small share of a large batch, large enough that a piece's thread and
+      # library call cost little beside its work.
+      PIECE = 65_536
+
+      # A piece of the batch: where it starts, its values, their join, and the thread running
+      # its library call (nil once its batch is taken).
+      Piece = Struct.new(:base, :values, :data, :nils, :thread)
+
+      module_function
+
+      # Whether `values` is worth pipelining: two pieces or more, and a library with the
+      # joined-values calls.
+      def applies?(values)
+        values.size >= 2 * PIECE && JOINED
+      end
+
+      # As Batch.run.
+      def run(ctx, values, opts, encoding, threads)
+        results = []
+        failed = []
+        running = nil
+        (0...values.size).step(PIECE) do |base|
+          piece = Piece.new(base, values[base, PIECE])
+          piece.data, piece.nils = Batch.joinable(piece.values)
+          previous = running
+          batch = previous && take(previous, opts)
+          start(piece, ctx, opts, threads) if piece.data
+          running = piece.data ? piece : nil
+          add(results, failed, previous, batch, ctx, opts, encoding, threads) if previous
+          # A piece that does not join goes by offsets, now (the one before it is in the results).
+          add(results, failed, piece, nil, ctx, opts, encoding, threads) unless piece.data
+        end
+        add(results, failed, running, take(running, opts), ctx, opts, encoding, threads) if running
+        [results, failed]
+      ensure
+        # An exception (the library refused a piece, an interrupt): let a call that is still
+        # running end, and free what it made.
+        if running&.thread
+          outcome, batch = running.thread.value
+          Native.se_batch_free(batch) if outcome == :ok
+          Batch.wipe(running.data) if opts
+        end
+      end
+
+      # Starts the library call of `piece` on a thread of its own and returns once it has
+      # begun (and released the GVL). The thread ends with [:ok, batch] or [:error, exception]
+      # rather than raising: an application's Thread.abort_on_exception would otherwise
+      # re-raise the error in the main thread, wherever it is.
+      def start(piece, ctx, opts, threads)
+        entered = false
+        piece.thread = Thread.new do
+          entered = true
+          [:ok, Batch.call_joined(ctx, piece.data, piece.values.size, opts, threads, blocking: true)]
+        rescue StandardError => e
+          [:error, e]
+        end
+        # The new thread needs the GVL to reach its call. Without handing it over here, it would
+        # wait until this thread blocks (or for Ruby's 100 ms time slice), and the pieces would
+        # run one after the other instead of overlapping.
+        Thread.pass until entered || !piece.thread.alive?
+      end
+
+      # Waits for the library call of `piece` and returns its batch, or raises the call's error.
+      def take(piece, opts)
+        outcome, value = piece.thread.value
+        piece.thread = nil
+        Batch.wipe(piece.data) if opts
+        raise value unless outcome == :ok
+
+        value
+      end
+
+      # Appends the results and failures of `piece`: from its joined `batch` (freed here), or,
+      # when there is none or the library counted other values than it has, by offsets.
+      def add(results, failed, piece, batch, ctx, opts, encoding, threads)
+        count = piece.values.size
+        part = batch && Batch.collect_joined(batch, count, encoding, opts.nil?, piece.nils, piece.base)
+        part ||= Batch.run_offsets(ctx, piece.values, opts, encoding, threads, base: piece.base)
+        part_results, part_failed = part
+        part_failed.each { |i| failed << (piece.base + i) }
+        results.concat(part_results)
+      end
+    end
+  end
+end
