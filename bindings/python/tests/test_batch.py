@@ -169,3 +169,81 @@ def test_joined_text_reaches_the_library_the_same_either_way(
     assert ctx.decrypt_many(ctx.encrypt_many(with_nul)) == with_nul
     with pytest.raises(UnicodeEncodeError):
         ctx.encrypt_many(["ok", "\ud800"])
+
+
+def count_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records the base index of every piece the pipeline starts."""
+    from symmetric_encryption import _batch
+
+    bases: list[int] = []
+    original = _batch._Piece.start
+
+    def start(self: Any) -> None:
+        bases.append(self.args_[5])
+        original(self)
+
+    monkeypatch.setattr(_batch._Piece, "start", start)
+    return bases
+
+
+def test_a_batch_in_pieces_is_the_batch_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A batch of several pieces gives what one value at a time gives, each failure in its place
+    # with its index in the whole batch, whichever piece it is in and whatever path that piece
+    # takes (joined; redone by offsets after a NUL; by offsets because it does not join).
+    from symmetric_encryption import _batch
+
+    piece = _batch._PIECE
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(range(32)))
+    count = 3 * piece + 123
+    plain = [f"row {i} ünïcode" for i in range(count)]
+    values: list[Any] = ctx.encrypt_many(plain)
+    want: list[Any] = list(plain)
+    edits: dict[int, Any] = {
+        5: None, piece - 1: None,                                  # piece 0: None
+        piece + 17: damaged(values[piece + 17].encode()).decode(),  # piece 1: a failure
+        2 * piece + 3: values[2 * piece + 3] + "\0",                 # piece 2: NUL, one value more
+        3 * piece + 1: values[3 * piece + 1].encode(),              # piece 3: bytes beside str
+    }
+    for i, v in edits.items():
+        values[i] = v
+        want[i] = None if v is None else single(ctx, v)
+        if isinstance(want[i], bytes):
+            want[i] = want[i].decode()
+    bases = count_pieces(monkeypatch)
+    got = ctx.decrypt_many(values, on_error="return")
+    assert bases == [0, piece, 2 * piece, 3 * piece]
+    assert len(got) == count
+    for i, (g, w) in enumerate(zip(got, want)):
+        if isinstance(w, se.Error):
+            assert type(g) is type(w) and str(g) == f"value {i}: {w}", (i, g, w)
+        else:
+            assert g == w, i
+    with pytest.raises(se.Error, match=f"^value {piece + 17}: "):
+        ctx.decrypt_many(values)
+    assert ctx.decrypt_many(values, on_error="none") == [
+        None if isinstance(g, se.Error) else g for g in got]
+
+    # Encrypting in pieces: deterministic values equal encrypt's, one by one.
+    text: list[Any] = [None if i == piece + 3 else f"det {i}" for i in range(2 * piece + 9)]
+    bases.clear()
+    assert ctx.encrypt_many(text, random_iv=False) == [
+        None if t is None else ctx.encrypt(t, random_iv=False) for t in text]
+    assert bases == [0, piece, 2 * piece]
+    # A value of the wrong type is named by its index in the whole batch.
+    text[2 * piece + 4] = 5
+    with pytest.raises(TypeError, match=f"^value {2 * piece + 4}: expected str"):
+        ctx.encrypt_many(text)
+
+
+def test_a_refused_piece_stops_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from symmetric_encryption import _batch
+
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    values = [f"v{i}" for i in range(2 * _batch._PIECE)]
+    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", "many")
+    before = threading.active_count()
+    with pytest.raises(se.ArgumentError, match="SYMMETRIC_ENCRYPTION_THREADS"):
+        ctx.encrypt_many(values)
+    assert threading.active_count() == before

@@ -14,6 +14,7 @@ or results that contain NUL) values are packed with offsets and results sliced b
 from __future__ import annotations
 
 import ctypes
+import threading
 from array import array
 from itertools import accumulate, islice
 from typing import Any, Iterable, Literal, Sequence
@@ -120,9 +121,15 @@ def _joined(vals: Sequence[Any]) -> tuple[_Joined | None, list[int]]:
     return _join([blank if v is None else v for v in vals]), nones
 
 
-def _by_offsets(vals: Sequence[Any]) -> tuple[bytes, array[int]]:
-    parts = [b"" if v is None else _encode_one(v, i) for i, v in enumerate(vals)]
+def _by_offsets(vals: Sequence[Any], base: int = 0) -> tuple[bytes, array[int]]:
+    parts = [b"" if v is None else _encode_one(v, base + i) for i, v in enumerate(vals)]
     return b"".join(parts), array(_SIZE_T, accumulate(map(len, parts), initial=0))
+
+
+#: Values per piece of a pipelined batch (see `_pipelined`): small enough that the first join
+#: and the last split, which overlap nothing, are a small share of a large batch; large enough
+#: that a piece's thread and call cost little beside its work.
+_PIECE = 65536
 
 
 def run(
@@ -144,7 +151,24 @@ def run(
     count = len(vals)
     if count == 0:
         return []
-    joined, nones = _joined(vals)
+    encrypting = options is not None
+    if count >= 2 * _PIECE:
+        results, failed, undecodable = _pipelined(ctx_handle, vals, options, text, n_threads)
+    else:
+        joined, nones = _joined(vals)
+        batch = _call(ctx_handle, vals, joined, options, n_threads, 0)
+        results, failed, undecodable = _collect(batch, count, text, encrypting, nones, 0)
+    if not failed and not undecodable:
+        return results
+    return _failures(results, failed, on_error)
+
+
+def _call(ctx_handle: int, vals: Sequence[Any], joined: _Joined | None, options: Any,
+          n_threads: int, base: int) -> ctypes.c_void_p:
+    """The library's batch of ``vals`` (free it with se_batch_free): by ``joined`` when given
+    and the library counts as many values in it, else by offsets. Raises the call's error,
+    so on the thread that made the call (the library keeps the message per thread)."""
+    count = len(vals)
     batch = ctypes.c_void_p()
     out = ctypes.byref(batch)
     code = 0
@@ -162,7 +186,7 @@ def run(
             out = ctypes.byref(batch)
             joined = None
     if joined is None:
-        data, offsets = _by_offsets(vals)
+        data, offsets = _by_offsets(vals, base)
         ptr = offsets.buffer_info()[0]
         if options is not None:
             code = lib.se_encrypt_batch(ctx_handle, data, len(data), ptr, count, options,
@@ -170,24 +194,100 @@ def run(
         else:
             code = lib.se_decrypt_batch(ctx_handle, data, len(data), ptr, count, n_threads, out)
     _native.check(code)
+    return batch
+
+
+def _collect(batch: ctypes.c_void_p, count: int, text: bool, encrypting: bool,
+             nones: list[int], base: int) -> tuple[list[Any], list[tuple[int, int]], bool]:
+    """The results of ``batch`` (freed here), the failed values as (index, status) with
+    indexes from ``base``, and whether a result is an error in place of text that did not
+    decode."""
     try:
         failed: list[tuple[int, int]] = []
         if lib.se_batch_failures(batch):
             statuses = array("i")
             statuses.frombytes(ctypes.string_at(lib.se_batch_statuses(batch), count * 4))
-            failed = [(i, s) for i, s in enumerate(statuses) if s]
-        results = _joined_results(batch, text, options is not None) if count > 1 else None
+            failed = [(base + i, s) for i, s in enumerate(statuses) if s]
+        results = _joined_results(batch, text, encrypting) if count > 1 else None
         undecodable = False
         if results is None:
-            results, undecodable = _sliced_results(batch, count, text, failed,
-                                                   options is not None)
+            results, undecodable = _sliced_results(batch, count, text, failed, encrypting, base)
     finally:
         lib.se_batch_free(batch)
     for i in nones:
         results[i] = None
-    if not failed and not undecodable:
-        return results
-    return _failures(results, failed, on_error)
+    return results, failed, undecodable
+
+
+class _Piece(threading.Thread):
+    """The library call of one piece of a pipelined batch, on a thread of its own (ctypes
+    releases the GIL for it). Ends with ``batch`` set, or ``error`` (raised by `take`)."""
+
+    def __init__(self, ctx_handle: int, vals: Sequence[Any], joined: _Joined | None,
+                 options: Any, n_threads: int, base: int) -> None:
+        super().__init__(name="symmetric-encryption batch piece", daemon=True)
+        self.args_ = (ctx_handle, vals, joined, options, n_threads, base)
+        self.batch: ctypes.c_void_p | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.batch = _call(*self.args_)
+        except BaseException as e:  # handed to the caller's thread by take()
+            self.error = e
+
+    def take(self) -> ctypes.c_void_p:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.batch is not None
+        batch, self.batch = self.batch, None
+        return batch
+
+
+def _pipelined(ctx_handle: int, vals: Sequence[Any], options: Any, text: bool,
+               n_threads: int) -> tuple[list[Any], list[tuple[int, int]], bool]:
+    """A large batch in pieces of `_PIECE` values, with the Python work overlapping the
+    library's: while piece i is in the library (on a thread of its own, without the GIL), this
+    thread joins piece i + 1 and then splits the results of piece i - 1. Done in one piece,
+    the join, the library's work and the split run one after the other. One piece is in the
+    library at a time, on the threads the caller asked for. Results and failures (indexes
+    into the whole batch) are those of one piece."""
+    results: list[Any] = []
+    failed: list[tuple[int, int]] = []
+    undecodable = False
+    encrypting = options is not None
+    running: tuple[_Piece, int, int, list[int]] | None = None
+    try:
+        for base in range(0, len(vals), _PIECE):
+            piece = vals[base:base + _PIECE]
+            joined, nones = _joined(piece)
+            previous, running = running, None
+            batch = previous[0].take() if previous else None
+            thread = _Piece(ctx_handle, piece, joined, options, n_threads, base)
+            thread.start()
+            running = (thread, base, len(piece), nones)
+            if previous and batch is not None:
+                part, part_failed, bad = _collect(batch, previous[2], text, encrypting,
+                                                  previous[3], previous[1])
+                results.extend(part)
+                failed.extend(part_failed)
+                undecodable = undecodable or bad
+        if running:
+            thread, base, count, nones = running
+            running = None
+            part, part_failed, bad = _collect(thread.take(), count, text, encrypting, nones, base)
+            results.extend(part)
+            failed.extend(part_failed)
+            undecodable = undecodable or bad
+    finally:
+        # An exception (the library refused a piece, an interrupt): let a call that is still
+        # running end, and free what it made.
+        if running:
+            running[0].join()
+            if running[0].batch is not None:
+                lib.se_batch_free(running[0].batch)
+    return results, failed, undecodable
 
 
 def _joined_results(batch: ctypes.c_void_p, text: bool, encrypting: bool) -> list[Any] | None:
@@ -213,7 +313,8 @@ def _joined_results(batch: ctypes.c_void_p, text: bool, encrypting: bool) -> lis
 
 
 def _sliced_results(batch: ctypes.c_void_p, count: int, text: bool,
-                    failed: list[tuple[int, int]], encrypting: bool) -> tuple[list[Any], bool]:
+                    failed: list[tuple[int, int]], encrypting: bool,
+                    base: int = 0) -> tuple[list[Any], bool]:
     """The results sliced by offset, and whether one of them is an error in place of text
     that did not decode."""
     size = ctypes.c_size_t()
@@ -226,7 +327,7 @@ def _sliced_results(batch: ctypes.c_void_p, count: int, text: bool,
     slices = [raw[a:b] for a, b in zip(offs, islice(offs, 1, None))]
     if not text:
         return slices, False
-    bad = {i for i, _ in failed}
+    bad = {i - base for i, _ in failed}
     undecodable = False
     out: list[Any] = []
     for i, s in enumerate(slices):
@@ -235,9 +336,9 @@ def _sliced_results(batch: ctypes.c_void_p, count: int, text: bool,
         except UnicodeDecodeError:
             undecodable = True
             out.append(errors.ArgumentError(
-                f"value {i}: this context's encoding is 'none': encrypted values are binary; "
+                f"value {base + i}: this context's encoding is 'none': encrypted values are binary; "
                 "use encrypt_many_bytes()") if encrypting else errors.EncodingError(
-                f"value {i}: the decrypted value is not UTF-8 text: use decrypt_many_bytes()"))
+                f"value {base + i}: the decrypted value is not UTF-8 text: use decrypt_many_bytes()"))
     return out, undecodable
 
 
