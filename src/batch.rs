@@ -14,7 +14,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::context::{Context, EncryptOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -238,20 +238,28 @@ impl Context {
     ) -> Result<Packed> {
         // Resolved once, so that a bad option fails the call instead of every value.
         self.resolve(opts)?;
-        pack(values, threads, false, |v| self.encrypt(v, opts))
+        pack(values, threads, false, |v, _, out| {
+            out.extend_from_slice(&self.encrypt(v, opts)?);
+            Ok(())
+        })
     }
 
     /// Decrypts `values` into one [`Packed`].
     pub(crate) fn decrypt_packed(&self, values: &[&[u8]], threads: usize) -> Result<Packed> {
-        pack(values, threads, true, |v| self.decrypt(v))
+        pack(values, threads, true, |v, scratch, out| {
+            self.decrypt_append(v, scratch, out)
+        })
     }
 }
 
+/// Runs `one(value, scratch, out)` over `values` on up to `threads` threads: it appends the
+/// value's result to `out`, its thread's results buffer, and may use `scratch`, a buffer
+/// each thread reuses from value to value. `plaintext`: the results are plaintexts.
 fn pack(
     values: &[&[u8]],
     threads: usize,
     plaintext: bool,
-    one: impl Fn(&[u8]) -> Result<Vec<u8>> + Sync,
+    one: impl Fn(&[u8], &mut Vec<u8>, &mut Vec<u8>) -> Result<()> + Sync,
 ) -> Result<Packed> {
     let count = values.len();
     let bytes = values.iter().map(|v| v.len()).sum();
@@ -271,19 +279,14 @@ fn pack(
             lens: Vec::with_capacity(range.len()),
             ..Part::default()
         };
+        let mut scratch = Vec::new();
         for i in range {
             let at = part.data.len();
-            match one(values[i]) {
-                Ok(mut out) => {
-                    crate::wipe::extend(&mut part.data, &out);
-                    if plaintext {
-                        out.zeroize();
-                    }
-                }
-                Err(e) => {
-                    crate::wipe::extend(&mut part.data, e.to_string().as_bytes());
-                    part.failed.push((i, e.kind()));
-                }
+            if let Err(e) = one(values[i], &mut scratch, &mut part.data) {
+                // Whatever the failed value left is wiped, and its message takes its place.
+                crate::wipe::resize(&mut part.data, at);
+                crate::wipe::extend(&mut part.data, e.to_string().as_bytes());
+                part.failed.push((i, e.kind()));
             }
             part.lens.push(part.data.len() - at);
         }
@@ -304,6 +307,65 @@ fn pack(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cipher::{Cipher, CipherName};
+
+    /// The batches' decrypt path (`decrypt_append`, in place for plain GCM values) gives what
+    /// `decrypt` gives, for every kind of value, and on failure the same error; the caller's
+    /// results before it are untouched.
+    #[test]
+    fn decrypt_append_is_decrypt() {
+        let gcm = Cipher::new(CipherName::Aes256Gcm, &[7u8; 32], None)
+            .unwrap()
+            .with_version(2);
+        let cbc = Cipher::new(CipherName::Aes256Cbc, &[8u8; 32], Some(&[9u8; 16]))
+            .unwrap()
+            .with_version(1);
+        let ctx = Context::new(vec![gcm, cbc]).unwrap();
+        let with = |random_iv, compress, header, version| EncryptOptions {
+            random_iv: Some(random_iv),
+            compress: Some(compress),
+            header,
+            version,
+        };
+        let plain = b"some plaintext, long enough to compress: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let mut values: Vec<Vec<u8>> = vec![b"".to_vec(), b"==".to_vec(), b"@@@".to_vec()];
+        for opts in [
+            with(true, false, None, None),
+            with(false, false, None, None),
+            with(true, true, None, None),
+            with(true, false, None, Some(1)),
+            with(false, true, Some(true), Some(1)),
+            with(false, false, Some(false), Some(1)),
+        ] {
+            let value = ctx.encrypt(plain, &opts).unwrap();
+            let mut tampered = value.clone();
+            let i = tampered.len() * 2 / 3;
+            tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+            let mut short = value.clone();
+            short.truncate(value.len() - 8);
+            values.extend([value, tampered, short]);
+        }
+        let mut scratch = Vec::new();
+        for (n, v) in values.iter().enumerate() {
+            let mut out = b"earlier results".to_vec();
+            let got = ctx.decrypt_append(v, &mut scratch, &mut out);
+            match ctx.decrypt(v) {
+                Ok(want) => {
+                    assert!(got.is_ok(), "value {n}: {got:?}");
+                    assert_eq!(&out[..15], b"earlier results", "value {n}");
+                    assert_eq!(&out[15..], &want[..], "value {n}");
+                }
+                Err(want) => {
+                    let got = got.expect_err("decrypt failed, decrypt_append must too");
+                    assert_eq!(
+                        (got.kind(), got.to_string()),
+                        (want.kind(), want.to_string())
+                    );
+                    assert_eq!(&out[..15], b"earlier results", "value {n}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn small_batches_stay_on_one_thread() {
@@ -344,8 +406,19 @@ mod tests {
             .iter()
             .map(|v| one(v).unwrap_or_else(|e| e.to_string().into_bytes()))
             .collect();
+        // As pack calls it: appends, and a failure may leave a partial result behind.
+        let append = |v: &[u8], _: &mut Vec<u8>, out: &mut Vec<u8>| -> Result<()> {
+            match one(v) {
+                Ok(r) => out.extend_from_slice(&r),
+                Err(e) => {
+                    out.extend_from_slice(b"left behind");
+                    return Err(e);
+                }
+            }
+            Ok(())
+        };
         for threads in [1, 3] {
-            let packed = pack(&values, threads, true, one).unwrap();
+            let packed = pack(&values, threads, true, append).unwrap();
             assert_eq!(packed.parts.len(), threads);
             let (data, offsets) = (packed.data(), packed.offsets());
             assert_eq!(offsets.len(), count + 1);

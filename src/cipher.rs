@@ -366,6 +366,44 @@ impl Cipher {
         Ok(std::mem::take(&mut *payload))
     }
 
+    /// As [`Cipher::decrypt_parsed`] (depth 0), appending the plaintext to `out` (grown with
+    /// [`crate::wipe`]); on an error `out` may hold a wiped tail, which the caller drops. An
+    /// uncompressed GCM value under this entry's own key, nearly every value, is opened in
+    /// place at the end of `out`, with no buffer of its own (the batch calls' path).
+    pub(crate) fn decrypt_parsed_append(
+        &self,
+        data: &[u8],
+        parsed: Option<&Parsed>,
+        limit: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if let Some(p) = parsed {
+            let h = &p.header;
+            if self.name.is_authenticated()
+                && !h.is_chunked()
+                && !h.compressed
+                && h.encrypted_key.is_none()
+                && h.cipher_name.is_none()
+            {
+                let tag = h.auth_tag.ok_or_else(|| missing_tag(self.name))?;
+                let iv = gcm_iv(h.iv.as_deref().or(self.iv.as_deref()), self.name)?;
+                let start = out.len();
+                crate::wipe::extend(out, &data[p.len..]);
+                // On failure gcm_open wipes what it was given.
+                return self.key.gcm_open(
+                    &iv,
+                    &data[..p.aad_len],
+                    &mut out[start..],
+                    &tag,
+                    "value",
+                );
+            }
+        }
+        let plain = Zeroizing::new(self.decrypt_parsed(data, parsed, 0, limit)?);
+        crate::wipe::extend(out, &plain);
+        Ok(())
+    }
+
     /// Decrypts `data` to its payload (wiped when dropped) and whether that is zlib-compressed.
     pub(crate) fn decrypt_payload(
         &self,

@@ -205,6 +205,27 @@ impl Context {
             .decrypt_parsed(data, parsed.as_ref(), 0, self.max_decompressed)
     }
 
+    /// As [`Context::decrypt`], appending the plaintext to `out` and decoding into `scratch`
+    /// (reused from value to value): the batch calls' path, with no allocation per value for
+    /// the common GCM value. On an error `out` may hold a wiped tail, which the caller drops.
+    pub(crate) fn decrypt_append(
+        &self,
+        data: &[u8],
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.encoding().decode_into(data, scratch)?;
+        if scratch.is_empty() {
+            return Ok(());
+        }
+        let parsed = header::parse(scratch)?;
+        self.cipher_for_value(parsed.as_ref(), None)?
+            .decrypt_parsed_append(scratch, parsed.as_ref(), self.max_decompressed, out)
+    }
+
     /// Decodes and decrypts `data` into `out`, and returns the plaintext's length. When that is
     /// larger than `out.len()`, `out` is wiped and holds nothing: call again with a buffer of
     /// the returned length. A compressed value is inflated straight into `out` (no copy of

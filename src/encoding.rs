@@ -84,6 +84,17 @@ impl Encoding {
         }
     }
 
+    /// As [`Encoding::decode`], into `out` (cleared first): a caller that decodes many values
+    /// reuses one buffer.
+    pub(crate) fn decode_into(self, text: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        match self {
+            Encoding::Base64 | Encoding::Base64Strict => decode_base64_lenient_into(text, out),
+            _ => *out = self.decode(text)?,
+        }
+        Ok(())
+    }
+
     /// Decodes `text`.
     pub fn decode(self, text: &[u8]) -> Result<Vec<u8>> {
         match self {
@@ -198,7 +209,14 @@ static B64_BOTH: [u8; 256] = b64_table(true);
 /// Ruby skips it like any other stray character, so `"QUJD=QUJD"` is `"ABCABC"`); missing
 /// padding is fine; a final group of 2 or 3 characters gives 1 or 2 bytes, of 1 nothing.
 fn decode_base64_lenient(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    let mut out = Vec::new();
+    decode_base64_lenient_into(text, &mut out);
+    out
+}
+
+/// [`decode_base64_lenient`], appending to `out`.
+fn decode_base64_lenient_into(text: &[u8], out: &mut Vec<u8>) {
+    out.reserve(text.len() / 4 * 3 + 2);
     // Whole groups of four valid characters first (all of a strict value but its last group);
     // the loop below takes over at the first padding, line break or stray character.
     let mut groups = text.chunks_exact(4);
@@ -217,8 +235,7 @@ fn decode_base64_lenient(text: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
         done += 4;
     }
-    decode_base64_chars(&text[done..], &mut out);
-    out
+    decode_base64_chars(&text[done..], out);
 }
 
 /// The lenient decoder one character at a time, appending to `out`: characters outside the
