@@ -179,7 +179,7 @@ def count_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     original = _batch._Piece.start
 
     def start(self: Any) -> None:
-        bases.append(self.args_[5])
+        bases.append(self.base)
         original(self)
 
     monkeypatch.setattr(_batch._Piece, "start", start)
@@ -246,4 +246,46 @@ def test_a_refused_piece_stops_the_batch(monkeypatch: pytest.MonkeyPatch) -> Non
     before = threading.active_count()
     with pytest.raises(se.ArgumentError, match="SYMMETRIC_ENCRYPTION_THREADS"):
         ctx.encrypt_many(values)
+    assert threading.active_count() == before
+
+
+def test_an_exception_mid_batch_frees_every_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An exception in this thread while the next piece is in the library (here: after reading
+    # a piece's results) waits for that piece's call and frees every batch the calls made.
+    import threading
+
+    from symmetric_encryption import _batch
+
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    values = ctx.encrypt_many([f"v{i}" for i in range(3 * _batch._PIECE)])
+    made: list[int] = []
+    freed: list[int] = []
+    real_call, real_collect, real_free = _batch._call, _batch._collect, _batch.lib.se_batch_free
+
+    def call(*args: Any) -> Any:
+        batch = real_call(*args)
+        made.append(batch.value)
+        return batch
+
+    def free(batch: Any) -> None:
+        freed.append(batch.value)
+        real_free(batch)
+
+    def failing(*args: Any) -> Any:
+        real_collect(*args)  # frees the piece's batch, as it always does
+        raise OSError("reading the results failed")
+
+    class Lib:
+        def __getattr__(self, name: str) -> Any:
+            return free if name == "se_batch_free" else getattr(_native_lib, name)
+
+    _native_lib = _batch.lib
+    monkeypatch.setattr(_batch, "_call", call)
+    monkeypatch.setattr(_batch, "_collect", failing)
+    monkeypatch.setattr(_batch, "lib", Lib())
+    before = threading.active_count()
+    with pytest.raises(OSError, match="reading the results failed"):
+        ctx.decrypt_many(values)
+    assert len(made) == 2, "the first piece was being read while the second was in the library"
+    assert sorted(made) == sorted(freed)
     assert threading.active_count() == before

@@ -245,8 +245,12 @@ class BatchTest < SymmetricEncryptionTest
       if w.is_a?(Exception)
         assert_same_failure(w, g, i)
       else
-        assert_equal w, g, "value #{i}"
-        assert_equal w.encoding, g.encoding, "value #{i}" if w
+        if w.nil?
+          assert_nil g, "value #{i}"
+        else
+          assert_equal w, g, "value #{i}"
+          assert_equal w.encoding, g.encoding, "value #{i}"
+        end
       end
     end
     error = assert_raises(SymmetricEncryption::CipherError) { SymmetricEncryption.decrypt_many(values) }
@@ -277,6 +281,37 @@ class BatchTest < SymmetricEncryptionTest
     assert_equal before, Thread.list.count(&:alive?)
   ensure
     saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
+  end
+
+  # An exception in this thread while the next piece is in the library (here: after reading a
+  # piece's results) waits for that piece's call and frees every batch the calls made.
+  def test_an_exception_mid_batch_frees_every_piece
+    piece = SymmetricEncryption::Batch::Pipeline::PIECE
+    SymmetricEncryption.cipher = gcm_cipher
+    values = SymmetricEncryption.encrypt_many(Array.new(3 * piece) { |i| "v#{i}" })
+    batch = SymmetricEncryption::Batch
+    native = SymmetricEncryption::Native
+    made = 0
+    freed = 0
+    call = batch.method(:call_joined)
+    free = native.method(:se_batch_free)
+    collect = batch.method(:collect_joined)
+    before = Thread.list.count(&:alive?)
+    batch.stub(:call_joined, ->(*a, **k) { made += 1; call.call(*a, **k) }) do
+      native.stub(:se_batch_free, ->(b) { freed += 1; free.call(b) }) do
+        failing = lambda do |*args|
+          collect.call(*args) # frees the piece's batch, as it always does
+          raise IOError, "reading the results failed"
+        end
+        batch.stub(:collect_joined, failing) do
+          error = assert_raises(IOError) { SymmetricEncryption.decrypt_many(values) }
+          assert_equal "reading the results failed", error.message
+        end
+      end
+    end
+    assert_equal 2, made, "the first piece was being read while the second was in the library"
+    assert_equal made, freed
+    assert_equal before, Thread.list.count(&:alive?)
   end
 
   # A Ruby thread counts while a large batch is inside the library. Ruby code runs only with

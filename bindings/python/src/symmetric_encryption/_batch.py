@@ -220,29 +220,39 @@ def _collect(batch: ctypes.c_void_p, count: int, text: bool, encrypting: bool,
 
 
 class _Piece(threading.Thread):
-    """The library call of one piece of a pipelined batch, on a thread of its own (ctypes
-    releases the GIL for it). Ends with ``batch`` set, or ``error`` (raised by `take`)."""
+    """One piece of a pipelined batch: its library call on a thread of its own (ctypes
+    releases the GIL for it). The call leaves ``batch`` set, or ``error`` (raised by
+    `wait`); ``batch`` is None again once the piece's results are collected."""
 
     def __init__(self, ctx_handle: int, vals: Sequence[Any], joined: _Joined | None,
-                 options: Any, n_threads: int, base: int) -> None:
+                 options: Any, n_threads: int, base: int, nones: list[int]) -> None:
         super().__init__(name="symmetric-encryption batch piece", daemon=True)
         self.args_ = (ctx_handle, vals, joined, options, n_threads, base)
+        self.count = len(vals)
+        self.base = base
+        self.nones = nones
         self.batch: ctypes.c_void_p | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             self.batch = _call(*self.args_)
-        except BaseException as e:  # handed to the caller's thread by take()
+        except BaseException as e:  # handed to the caller's thread by wait()
             self.error = e
 
-    def take(self) -> ctypes.c_void_p:
+    def wait(self) -> None:
+        """Waits for the call; raises its error."""
         self.join()
         if self.error is not None:
             raise self.error
-        assert self.batch is not None
+
+    def abandon(self) -> None:
+        """After an exception: lets the call end, and frees what it made."""
+        if self.ident is not None:
+            self.join()
         batch, self.batch = self.batch, None
-        return batch
+        if batch is not None:
+            lib.se_batch_free(batch)
 
 
 def _pipelined(ctx_handle: int, vals: Sequence[Any], options: Any, text: bool,
@@ -257,36 +267,40 @@ def _pipelined(ctx_handle: int, vals: Sequence[Any], options: Any, text: bool,
     failed: list[tuple[int, int]] = []
     undecodable = False
     encrypting = options is not None
-    running: tuple[_Piece, int, int, list[int]] | None = None
+    # Every piece started and not yet collected: whatever happens (the library refuses a
+    # piece, KeyboardInterrupt), each one's call is waited for and what it made is freed.
+    live: list[_Piece] = []
+
+    def collect(piece: _Piece) -> None:
+        nonlocal undecodable
+        batch, piece.batch = piece.batch, None
+        assert batch is not None
+        part, part_failed, bad = _collect(batch, piece.count, text, encrypting, piece.nones,
+                                          piece.base)
+        live.remove(piece)
+        results.extend(part)
+        failed.extend(part_failed)
+        undecodable = undecodable or bad
+
     try:
+        previous: _Piece | None = None
         for base in range(0, len(vals), _PIECE):
-            piece = vals[base:base + _PIECE]
-            joined, nones = _joined(piece)
-            previous, running = running, None
-            batch = previous[0].take() if previous else None
-            thread = _Piece(ctx_handle, piece, joined, options, n_threads, base)
-            thread.start()
-            running = (thread, base, len(piece), nones)
-            if previous and batch is not None:
-                part, part_failed, bad = _collect(batch, previous[2], text, encrypting,
-                                                  previous[3], previous[1])
-                results.extend(part)
-                failed.extend(part_failed)
-                undecodable = undecodable or bad
-        if running:
-            thread, base, count, nones = running
-            running = None
-            part, part_failed, bad = _collect(thread.take(), count, text, encrypting, nones, base)
-            results.extend(part)
-            failed.extend(part_failed)
-            undecodable = undecodable or bad
+            values = vals[base:base + _PIECE]
+            joined, nones = _joined(values)
+            if previous is not None:
+                previous.wait()
+            current = _Piece(ctx_handle, values, joined, options, n_threads, base, nones)
+            live.append(current)
+            current.start()
+            if previous is not None:
+                collect(previous)
+            previous = current
+        if previous is not None:
+            previous.wait()
+            collect(previous)
     finally:
-        # An exception (the library refused a piece, an interrupt): let a call that is still
-        # running end, and free what it made.
-        if running:
-            running[0].join()
-            if running[0].batch is not None:
-                lib.se_batch_free(running[0].batch)
+        for piece in live:
+            piece.abandon()
     return results, failed, undecodable
 
 

@@ -21,9 +21,9 @@ module SymmetricEncryption
       # library call cost little beside its work.
       PIECE = 65_536
 
-      # A piece of the batch: where it starts, its values, their join, and the thread running
-      # its library call (nil once its batch is taken).
-      Piece = Struct.new(:base, :values, :data, :nils, :thread)
+      # A piece of the batch: where it starts, its values, their join, the thread running its
+      # library call (nil once it has ended), and the batch that call made (nil once added).
+      Piece = Struct.new(:base, :values, :data, :nils, :thread, :batch)
 
       module_function
 
@@ -37,28 +37,34 @@ module SymmetricEncryption
       def run(ctx, values, opts, encoding, threads)
         results = []
         failed = []
-        running = nil
+        # Every piece started and not yet added: whatever happens (the library refuses a piece,
+        # an interrupt), each one's call is waited for and what it made is freed.
+        live = []
+        previous = nil
         (0...values.size).step(PIECE) do |base|
           piece = Piece.new(base, values[base, PIECE])
           piece.data, piece.nils = Batch.joinable(piece.values)
-          previous = running
-          batch = previous && take(previous, opts)
-          start(piece, ctx, opts, threads) if piece.data
-          running = piece.data ? piece : nil
-          add(results, failed, previous, batch, ctx, opts, encoding, threads) if previous
+          wait(previous, opts) if previous
+          if piece.data
+            live << piece
+            start(piece, ctx, opts, threads)
+          end
+          if previous
+            add(results, failed, previous, ctx, opts, encoding, threads)
+            live.delete(previous)
+          end
           # A piece that does not join goes by offsets, now (the one before it is in the results).
-          add(results, failed, piece, nil, ctx, opts, encoding, threads) unless piece.data
+          add(results, failed, piece, ctx, opts, encoding, threads) unless piece.data
+          previous = piece.data ? piece : nil
         end
-        add(results, failed, running, take(running, opts), ctx, opts, encoding, threads) if running
+        if previous
+          wait(previous, opts)
+          add(results, failed, previous, ctx, opts, encoding, threads)
+          live.delete(previous)
+        end
         [results, failed]
       ensure
-        # An exception (the library refused a piece, an interrupt): let a call that is still
-        # running end, and free what it made.
-        if running&.thread
-          outcome, batch = running.thread.value
-          Native.se_batch_free(batch) if outcome == :ok
-          Batch.wipe(running.data) if opts
-        end
+        live&.each { |piece| abandon(piece, opts) }
       end
 
       # Starts the library call of `piece` on a thread of its own and returns once it has
@@ -79,19 +85,34 @@ module SymmetricEncryption
         Thread.pass until entered || !piece.thread.alive?
       end
 
-      # Waits for the library call of `piece` and returns its batch, or raises the call's error.
-      def take(piece, opts)
+      # Waits for the library call of `piece`: its batch in `piece.batch`, or its error raised.
+      def wait(piece, opts)
         outcome, value = piece.thread.value
         piece.thread = nil
         Batch.wipe(piece.data) if opts
         raise value unless outcome == :ok
 
-        value
+        piece.batch = value
       end
 
-      # Appends the results and failures of `piece`: from its joined `batch` (freed here), or,
+      # After an exception: lets the call of `piece` end, and frees what it made.
+      def abandon(piece, opts)
+        if piece.thread
+          outcome, value = piece.thread.value
+          piece.thread = nil
+          piece.batch = value if outcome == :ok
+          Batch.wipe(piece.data) if opts
+        end
+        batch = piece.batch
+        piece.batch = nil
+        Native.se_batch_free(batch) if batch
+      end
+
+      # Appends the results and failures of `piece`: from its joined batch (freed here), or,
       # when there is none or the library counted other values than it has, by offsets.
-      def add(results, failed, piece, batch, ctx, opts, encoding, threads)
+      def add(results, failed, piece, ctx, opts, encoding, threads)
+        batch = piece.batch
+        piece.batch = nil
         count = piece.values.size
         part = batch && Batch.collect_joined(batch, count, encoding, opts.nil?, piece.nils, piece.base)
         part ||= Batch.run_offsets(ctx, piece.values, opts, encoding, threads, base: piece.base)
