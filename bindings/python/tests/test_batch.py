@@ -210,7 +210,7 @@ def test_a_batch_in_pieces_is_the_batch_in_one(monkeypatch: pytest.MonkeyPatch) 
         if isinstance(want[i], bytes):
             want[i] = want[i].decode()
     bases = count_pieces(monkeypatch)
-    got = ctx.decrypt_many(values, on_error="return")
+    got = ctx.decrypt_many(values, on_error="return", threads=2)
     assert bases == [0, piece, 2 * piece, 3 * piece]
     assert len(got) == count
     for i, (g, w) in enumerate(zip(got, want)):
@@ -226,27 +226,72 @@ def test_a_batch_in_pieces_is_the_batch_in_one(monkeypatch: pytest.MonkeyPatch) 
     # Encrypting in pieces: deterministic values equal encrypt's, one by one.
     text: list[Any] = [None if i == piece + 3 else f"det {i}" for i in range(2 * piece + 9)]
     bases.clear()
-    assert ctx.encrypt_many(text, random_iv=False) == [
+    assert ctx.encrypt_many(text, random_iv=False, threads=2) == [
         None if t is None else ctx.encrypt(t, random_iv=False) for t in text]
     assert bases == [0, piece, 2 * piece]
     # A value of the wrong type is named by its index in the whole batch.
     text[2 * piece + 4] = 5
     with pytest.raises(TypeError, match=f"^value {2 * piece + 4}: expected str"):
-        ctx.encrypt_many(text)
+        ctx.encrypt_many(text, threads=2)
+
+
+class _Lib:
+    """The library with some functions replaced, for `_batch.lib`."""
+
+    def __init__(self, real: Any, **replaced: Any) -> None:
+        self.real, self.replaced = real, replaced
+
+    def __getattr__(self, name: str) -> Any:
+        return self.replaced.get(name) or getattr(self.real, name)
 
 
 def test_a_refused_piece_stops_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The library refusing a piece (its status, raised on the piece's thread) stops the batch
+    # with that error; the pieces before it are freed and no thread is left running.
     import threading
 
     from symmetric_encryption import _batch
 
     ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
-    values = [f"v{i}" for i in range(2 * _batch._PIECE)]
-    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", "many")
+    values = ctx.encrypt_many([f"v{i}" for i in range(3 * _batch._PIECE)])
+    real = _batch.lib
+    calls: list[int] = []
+    freed: list[int] = []
+
+    def refuse_second(*args: Any) -> int:
+        calls.append(1)
+        return 1 if len(calls) == 2 else int(real.se_decrypt_batch_split(*args))
+
+    def free(batch: Any) -> None:
+        freed.append(1)
+        real.se_batch_free(batch)
+
+    monkeypatch.setattr(_batch, "lib", _Lib(real, se_decrypt_batch_split=refuse_second,
+                                            se_batch_free=free))
     before = threading.active_count()
-    with pytest.raises(se.ArgumentError, match="SYMMETRIC_ENCRYPTION_THREADS"):
-        ctx.encrypt_many(values)
+    with pytest.raises(se.ArgumentError):
+        ctx.decrypt_many(values, threads=2)
+    assert len(calls) == 2, "the batch stops at the refused piece"
+    assert len(freed) == 1, "the first piece's batch is freed"
     assert threading.active_count() == before
+
+
+def test_one_thread_means_no_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # threads=1 (or SYMMETRIC_ENCRYPTION_THREADS=1) keeps a batch on one thread in all: no
+    # pipeline, whose pieces would keep a second thread busy beside the library's.
+    from symmetric_encryption import _batch
+
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    plain = [f"v{i}" for i in range(2 * _batch._PIECE)]
+    values = ctx.encrypt_many(plain)
+    bases = count_pieces(monkeypatch)
+    assert ctx.decrypt_many(values, threads=1) == plain
+    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", "1")
+    assert ctx.decrypt_many(values) == plain
+    assert bases == []
+    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", "3")
+    assert ctx.decrypt_many(values) == plain
+    assert bases == [0, _batch._PIECE]
 
 
 def test_an_exception_mid_batch_frees_every_piece(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,17 +320,12 @@ def test_an_exception_mid_batch_frees_every_piece(monkeypatch: pytest.MonkeyPatc
         real_collect(*args)  # frees the piece's batch, as it always does
         raise OSError("reading the results failed")
 
-    class Lib:
-        def __getattr__(self, name: str) -> Any:
-            return free if name == "se_batch_free" else getattr(_native_lib, name)
-
-    _native_lib = _batch.lib
     monkeypatch.setattr(_batch, "_call", call)
     monkeypatch.setattr(_batch, "_collect", failing)
-    monkeypatch.setattr(_batch, "lib", Lib())
+    monkeypatch.setattr(_batch, "lib", _Lib(_batch.lib, se_batch_free=free))
     before = threading.active_count()
     with pytest.raises(OSError, match="reading the results failed"):
-        ctx.decrypt_many(values)
+        ctx.decrypt_many(values, threads=2)
     assert len(made) == 2, "the first piece was being read while the second was in the library"
     assert sorted(made) == sorted(freed)
     assert threading.active_count() == before

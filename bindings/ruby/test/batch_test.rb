@@ -238,7 +238,7 @@ class BatchTest < SymmetricEncryptionTest
       want[i] = v && single(v)
     end
     got = nil
-    assert_equal 3, pieces_started { got = SymmetricEncryption.decrypt_many(values, on_error: :return) },
+    assert_equal 3, pieces_started { got = SymmetricEncryption.decrypt_many(values, on_error: :return, threads: 2) },
                  "of the 4 pieces, all but the one that does not join go through the pipeline"
     assert_equal count, got.size
     got.zip(want).each_with_index do |(g, w), i|
@@ -261,24 +261,52 @@ class BatchTest < SymmetricEncryptionTest
     # Encrypting in pieces: deterministic values equal encrypt's, one by one.
     text = Array.new(2 * piece + 9) { |i| i == piece + 3 ? nil : "det #{i}" }
     expected = text.map { |t| t && SymmetricEncryption.encrypt(t, random_iv: false) }
-    assert_equal 3, pieces_started { assert_equal expected, SymmetricEncryption.encrypt_many(text, random_iv: false) }
+    assert_equal 3, pieces_started { assert_equal expected, SymmetricEncryption.encrypt_many(text, random_iv: false, threads: 2) }
     # A value of the wrong type is named by its index in the whole batch.
     text[2 * piece + 4] = 5
-    error = assert_raises(TypeError) { SymmetricEncryption.encrypt_many(text) }
+    error = assert_raises(TypeError) { SymmetricEncryption.encrypt_many(text, threads: 2) }
     assert_equal "value #{2 * piece + 4}: expected a String or nil, got Integer", error.message
   end
 
-  # The library refusing a piece stops the batch with its error, and no piece is left running.
+  # The library refusing a piece (its status, raised on the piece's thread) stops the batch
+  # with that error; the pieces before it are freed and no thread is left running.
   def test_a_refused_piece_stops_the_batch
     piece = SymmetricEncryption::Batch::Pipeline::PIECE
     SymmetricEncryption.cipher = gcm_cipher
-    values = Array.new(2 * piece) { |i| "v#{i}" }
-    saved = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
-    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = "many"
-    before = Thread.list.size
-    error = assert_raises(SymmetricEncryption::InvalidArgument) { SymmetricEncryption.encrypt_many(values) }
-    assert_match(/SYMMETRIC_ENCRYPTION_THREADS/, error.message)
+    values = SymmetricEncryption.encrypt_many(Array.new(3 * piece) { |i| "v#{i}" })
+    native = SymmetricEncryption::Native
+    real = native.method(:se_decrypt_batch_split_nogvl)
+    free = native.method(:se_batch_free)
+    calls = 0
+    freed = 0
+    refuse_second = lambda do |*args|
+      calls += 1
+      calls == 2 ? native::ERROR_ARGUMENT : real.call(*args)
+    end
+    before = Thread.list.count(&:alive?)
+    native.stub(:se_decrypt_batch_split_nogvl, refuse_second) do
+      native.stub(:se_batch_free, ->(b) { freed += 1; free.call(b) }) do
+        assert_raises(SymmetricEncryption::InvalidArgument) { SymmetricEncryption.decrypt_many(values, threads: 2) }
+      end
+    end
+    assert_equal 2, calls, "the batch stops at the refused piece"
+    assert_equal 1, freed, "the first piece's batch is freed"
     assert_equal before, Thread.list.count(&:alive?)
+  end
+
+  # `threads: 1` (or SYMMETRIC_ENCRYPTION_THREADS=1) keeps a batch on one thread in all: no
+  # pipeline, whose pieces would keep a second thread busy beside the library's.
+  def test_one_thread_means_no_pipeline
+    piece = SymmetricEncryption::Batch::Pipeline::PIECE
+    SymmetricEncryption.cipher = gcm_cipher
+    plain = Array.new(2 * piece) { |i| "v#{i}" }
+    values = SymmetricEncryption.encrypt_many(plain)
+    assert_equal 0, pieces_started { assert_equal plain, SymmetricEncryption.decrypt_many(values, threads: 1) }
+    saved = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
+    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = "1"
+    assert_equal 0, pieces_started { assert_equal plain, SymmetricEncryption.decrypt_many(values) }
+    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = "3"
+    assert_equal 2, pieces_started { assert_equal plain, SymmetricEncryption.decrypt_many(values) }
   ensure
     saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
   end
@@ -304,7 +332,7 @@ class BatchTest < SymmetricEncryptionTest
           raise IOError, "reading the results failed"
         end
         batch.stub(:collect_joined, failing) do
-          error = assert_raises(IOError) { SymmetricEncryption.decrypt_many(values) }
+          error = assert_raises(IOError) { SymmetricEncryption.decrypt_many(values, threads: 2) }
           assert_equal "reading the results failed", error.message
         end
       end

@@ -14,6 +14,7 @@ or results that contain NUL) values are packed with offsets and results sliced b
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from array import array
 from itertools import accumulate, islice
@@ -152,8 +153,9 @@ def run(
     if count == 0:
         return []
     encrypting = options is not None
-    if count >= 2 * _PIECE:
-        results, failed, undecodable = _pipelined(ctx_handle, vals, options, text, n_threads)
+    limit = _limit(n_threads)
+    if count >= 2 * _PIECE and limit >= 2:
+        results, failed, undecodable = _pipelined(ctx_handle, vals, options, text, limit - 1)
     else:
         joined, nones = _joined(vals)
         batch = _call(ctx_handle, vals, joined, options, n_threads, 0)
@@ -161,6 +163,24 @@ def run(
     if not failed and not undecodable:
         return results
     return _failures(results, failed, on_error)
+
+
+def _limit(n_threads: int) -> int:
+    """The most threads a call may keep busy: ``n_threads``, else SYMMETRIC_ENCRYPTION_THREADS,
+    else the CPUs this process may use (as the library decides; a bad variable counts as 1
+    here, and the library then refuses it with its own message)."""
+    if n_threads > 0:
+        return n_threads
+    env = os.environ.get("SYMMETRIC_ENCRYPTION_THREADS")
+    if env is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+    try:
+        return max(1, int(env.strip(), 10))
+    except ValueError:
+        return 1
 
 
 def _call(ctx_handle: int, vals: Sequence[Any], joined: _Joined | None, options: Any,
@@ -261,8 +281,8 @@ def _pipelined(ctx_handle: int, vals: Sequence[Any], options: Any, text: bool,
     library's: while piece i is in the library (on a thread of its own, without the GIL), this
     thread joins piece i + 1 and then splits the results of piece i - 1. Done in one piece,
     the join, the library's work and the split run one after the other. One piece is in the
-    library at a time, on the threads the caller asked for. Results and failures (indexes
-    into the whole batch) are those of one piece."""
+    library at a time, on ``n_threads`` (one fewer than the call may use: this thread is the
+    other one). Results and failures (indexes into the whole batch) are those of one piece."""
     results: list[Any] = []
     failed: list[tuple[int, int]] = []
     undecodable = False

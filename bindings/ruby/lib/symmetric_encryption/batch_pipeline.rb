@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "etc"
+
 module SymmetricEncryption
   module Batch
     # A large batch in pieces of PIECE values, with the Ruby work overlapping the library's.
@@ -9,7 +11,8 @@ module SymmetricEncryption
     # Done in one piece, the two run one after the other. Here, while piece i is in the library
     # (its call runs on a Ruby thread of its own and releases the GVL), this thread joins piece
     # i + 1 and then splits the results of piece i - 1. One piece is in the library at a time,
-    # on the threads the caller asked for, so the library's thread count means what it says.
+    # on one thread fewer than the call may use (this thread is the other one), so `threads`
+    # still bounds the threads a call keeps busy; with a limit of 1 there is no pipeline.
     #
     # Results, failures and their messages (with indexes into the whole batch) are those of a
     # batch in one piece. A piece that does not join (other types, mixed encodings, NUL inside
@@ -27,14 +30,30 @@ module SymmetricEncryption
 
       module_function
 
-      # Whether `values` is worth pipelining: two pieces or more, and a library with the
-      # joined-values calls.
-      def applies?(values)
-        values.size >= 2 * PIECE && JOINED
+      # Whether `values` is worth pipelining: two pieces or more, a library with the
+      # joined-values calls, and room for at least two threads (`threads`: the caller's limit,
+      # 0 for the default).
+      def applies?(values, threads)
+        values.size >= 2 * PIECE && JOINED && limit(threads) >= 2
+      end
+
+      # The most threads a call may keep busy: `threads`, else SYMMETRIC_ENCRYPTION_THREADS,
+      # else every CPU (as the library decides; a bad variable counts as 1 here, and the
+      # library then refuses it with its own message).
+      def limit(threads)
+        return threads if threads.positive?
+
+        env = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
+        return Etc.nprocessors if env.nil?
+
+        Integer(env.strip, 10).clamp(1, nil)
+      rescue ArgumentError
+        1
       end
 
       # As Batch.run.
       def run(ctx, values, opts, encoding, threads)
+        in_library = limit(threads) - 1
         results = []
         failed = []
         # Every piece started and not yet added: whatever happens (the library refuses a piece,
@@ -47,7 +66,7 @@ module SymmetricEncryption
           wait(previous, opts) if previous
           if piece.data
             live << piece
-            start(piece, ctx, opts, threads)
+            start(piece, ctx, opts, in_library)
           end
           if previous
             add(results, failed, previous, ctx, opts, encoding, threads)
