@@ -368,8 +368,8 @@ impl Cipher {
 
     /// As [`Cipher::decrypt_parsed`] (depth 0), appending the plaintext to `out` (grown with
     /// [`crate::wipe`]); on an error `out` may hold a wiped tail, which the caller drops. An
-    /// uncompressed GCM value under this entry's own key, nearly every value, is opened in
-    /// place at the end of `out`, with no buffer of its own (the batch calls' path).
+    /// uncompressed value is opened in place at the end of `out`, with no buffer of its own
+    /// (the batch calls' path).
     pub(crate) fn decrypt_parsed_append(
         &self,
         data: &[u8],
@@ -377,30 +377,13 @@ impl Cipher {
         limit: u64,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        if let Some(p) = parsed {
-            let h = &p.header;
-            if self.name.is_authenticated()
-                && !h.is_chunked()
-                && !h.compressed
-                && h.encrypted_key.is_none()
-                && h.cipher_name.is_none()
-            {
-                let tag = h.auth_tag.ok_or_else(|| missing_tag(self.name))?;
-                let iv = gcm_iv(h.iv.as_deref().or(self.iv.as_deref()), self.name)?;
-                let start = out.len();
-                crate::wipe::extend(out, &data[p.len..]);
-                // On failure gcm_open wipes what it was given.
-                return self.key.gcm_open(
-                    &iv,
-                    &data[..p.aad_len],
-                    &mut out[start..],
-                    &tag,
-                    "value",
-                );
-            }
+        let start = out.len();
+        if self.open_into(data, parsed, 0, out)? {
+            let payload = Zeroizing::new(out[start..].to_vec());
+            crate::wipe::resize(out, start);
+            let plain = Zeroizing::new(crate::inflate::inflate_to_vec(&payload, limit)?);
+            crate::wipe::extend(out, &plain);
         }
-        let plain = Zeroizing::new(self.decrypt_parsed(data, parsed, 0, limit)?);
-        crate::wipe::extend(out, &plain);
         Ok(())
     }
 
@@ -411,8 +394,26 @@ impl Cipher {
         parsed: Option<&Parsed>,
         depth: u8,
     ) -> Result<(Zeroizing<Vec<u8>>, bool)> {
+        // Sized to the body, as the payload is (GCM) or a little shorter (CBC's padding): one
+        // allocation, exactly the size of a GCM value's plaintext.
+        let body = parsed.map_or(data.len(), |p| data.len().saturating_sub(p.len));
+        let mut payload = Zeroizing::new(Vec::with_capacity(body));
+        let compressed = self.open_into(data, parsed, depth, &mut payload)?;
+        Ok((payload, compressed))
+    }
+
+    /// Decrypts `data` to its payload, appended to `out` (grown with [`crate::wipe`]), and
+    /// returns whether that is zlib-compressed. On an error `out` may hold a wiped tail.
+    fn open_into(
+        &self,
+        data: &[u8],
+        parsed: Option<&Parsed>,
+        depth: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
         let Some(p) = parsed else {
-            return Ok((Zeroizing::new(self.raw_value_decrypt(data)?), false));
+            self.raw_value_decrypt(data, out)?;
+            return Ok(false);
         };
         let h = &p.header;
         if h.is_chunked() {
@@ -430,12 +431,13 @@ impl Cipher {
         };
         let key = self.value_key(name, h, depth)?;
         let body = &data[p.len..];
-        let plain = if name.is_authenticated() {
+        if name.is_authenticated() {
             let tag = h.auth_tag.ok_or_else(|| missing_tag(name))?;
             let iv = gcm_iv(h.iv.as_deref().or(self.iv.as_deref()), name)?;
-            let mut buf = Zeroizing::new(body.to_vec());
-            key.gcm_open(&iv, &data[..p.aad_len], &mut buf, &tag, "value")?;
-            buf
+            let start = out.len();
+            crate::wipe::extend(out, body);
+            // On failure gcm_open wipes what it was given.
+            key.gcm_open(&iv, &data[..p.aad_len], &mut out[start..], &tag, "value")?;
         } else {
             if h.auth_tag.is_some() {
                 return Err(Error::Cipher(format!(
@@ -452,11 +454,11 @@ impl Cipher {
                 })?,
                 None => self.cbc_default_iv(),
             };
-            let mut out = Zeroizing::new(Vec::with_capacity(body.len()));
-            key.cbc_decrypt(&iv, body, &mut out)?;
-            out
-        };
-        Ok((plain, h.compressed))
+            // Room first: cbc_decrypt appends with extend_from_slice, which does not wipe.
+            crate::wipe::reserve(out, body.len());
+            key.cbc_decrypt(&iv, body, out)?;
+        }
+        Ok(h.compressed)
     }
 
     /// The key that decrypts a value: from the header's key field when present, else this
@@ -492,9 +494,9 @@ impl Cipher {
         Ok(Cow::Owned(PreparedKey::new(name.mode(), self.key.raw())?))
     }
 
-    /// A value without a header: raw CBC with the configured iv. GCM values always have a
-    /// header, so a GCM entry refuses this.
-    fn raw_value_decrypt(&self, data: &[u8]) -> Result<Vec<u8>> {
+    /// A value without a header: raw CBC with the configured iv, appended to `out`. GCM values
+    /// always have a header, so a GCM entry refuses this.
+    fn raw_value_decrypt(&self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         if self.name.is_authenticated() {
             return Err(Error::Cipher(format!(
                 "the value has no header, but {} is an authenticated cipher whose values always \
@@ -503,10 +505,8 @@ impl Cipher {
                 self.name
             )));
         }
-        let mut out = Vec::with_capacity(data.len());
-        self.key
-            .cbc_decrypt(&self.cbc_default_iv(), data, &mut out)?;
-        Ok(out)
+        crate::wipe::reserve(out, data.len());
+        self.key.cbc_decrypt(&self.cbc_default_iv(), data, out)
     }
 
     /// Encrypts a stream or value key for a header's key field: exactly as the gem encrypts
