@@ -217,6 +217,21 @@ class BatchTest < SymmetricEncryptionTest
     started
   end
 
+  # Counts the batches freed during the block (se_batch_free, which still frees them).
+  def batches_freed
+    native = SymmetricEncryption::Native
+    free = native.method(:se_batch_free)
+    freed = 0
+    native.stub(:se_batch_free, ->(b) { freed += 1; free.call(b) }) { yield }
+    freed
+  end
+
+  # `pieces` pieces of values, encrypted with a GCM cipher, which is then the cipher.
+  def values_in_pieces(pieces)
+    SymmetricEncryption.cipher = gcm_cipher
+    SymmetricEncryption.encrypt_many(Array.new(pieces * SymmetricEncryption::Batch::Pipeline::PIECE) { |i| "v#{i}" })
+  end
+
   # A batch of several pieces gives what one value at a time gives: results in order, and each
   # failure in its place with its index in the whole batch, whichever piece it is in, and
   # whatever path that piece takes (joined, redone by offsets after a NUL, by offsets because
@@ -271,21 +286,17 @@ class BatchTest < SymmetricEncryptionTest
   # The library refusing a piece (its status, raised on the piece's thread) stops the batch
   # with that error; the pieces before it are freed and no thread is left running.
   def test_a_refused_piece_stops_the_batch
-    piece = SymmetricEncryption::Batch::Pipeline::PIECE
-    SymmetricEncryption.cipher = gcm_cipher
-    values = SymmetricEncryption.encrypt_many(Array.new(3 * piece) { |i| "v#{i}" })
+    values = values_in_pieces(3)
     native = SymmetricEncryption::Native
     real = native.method(:se_decrypt_batch_split_nogvl)
-    free = native.method(:se_batch_free)
     calls = 0
-    freed = 0
     refuse_second = lambda do |*args|
       calls += 1
       calls == 2 ? native::ERROR_ARGUMENT : real.call(*args)
     end
     before = Thread.list.count(&:alive?)
-    native.stub(:se_decrypt_batch_split_nogvl, refuse_second) do
-      native.stub(:se_batch_free, ->(b) { freed += 1; free.call(b) }) do
+    freed = batches_freed do
+      native.stub(:se_decrypt_batch_split_nogvl, refuse_second) do
         assert_raises(SymmetricEncryption::InvalidArgument) { SymmetricEncryption.decrypt_many(values, threads: 2) }
       end
     end
@@ -314,23 +325,18 @@ class BatchTest < SymmetricEncryptionTest
   # An exception in this thread while the next piece is in the library (here: after reading a
   # piece's results) waits for that piece's call and frees every batch the calls made.
   def test_an_exception_mid_batch_frees_every_piece
-    piece = SymmetricEncryption::Batch::Pipeline::PIECE
-    SymmetricEncryption.cipher = gcm_cipher
-    values = SymmetricEncryption.encrypt_many(Array.new(3 * piece) { |i| "v#{i}" })
+    values = values_in_pieces(3)
     batch = SymmetricEncryption::Batch
-    native = SymmetricEncryption::Native
     made = 0
-    freed = 0
     call = batch.method(:call_joined)
-    free = native.method(:se_batch_free)
     collect = batch.method(:collect_joined)
+    failing = lambda do |*args|
+      collect.call(*args) # frees the piece's batch, as it always does
+      raise IOError, "reading the results failed"
+    end
     before = Thread.list.count(&:alive?)
-    batch.stub(:call_joined, ->(*a, **k) { made += 1; call.call(*a, **k) }) do
-      native.stub(:se_batch_free, ->(b) { freed += 1; free.call(b) }) do
-        failing = lambda do |*args|
-          collect.call(*args) # frees the piece's batch, as it always does
-          raise IOError, "reading the results failed"
-        end
+    freed = batches_freed do
+      batch.stub(:call_joined, ->(*a, **k) { made += 1; call.call(*a, **k) }) do
         batch.stub(:collect_joined, failing) do
           error = assert_raises(IOError) { SymmetricEncryption.decrypt_many(values, threads: 2) }
           assert_equal "reading the results failed", error.message
