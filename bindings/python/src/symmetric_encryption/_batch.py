@@ -153,8 +153,9 @@ def run(
     if count == 0:
         return []
     encrypting = options is not None
-    limit = _limit(n_threads)
-    if count >= 2 * _PIECE and limit >= 2:
+    # The limit only for a batch large enough to pipeline (it reads the environment and asks
+    # the OS for this process's CPUs).
+    if count >= 2 * _PIECE and (limit := _limit(n_threads)) >= 2:
         results, failed, undecodable = _pipelined(ctx_handle, vals, options, text, limit - 1)
     else:
         joined, nones = _joined(vals)
