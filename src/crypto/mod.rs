@@ -106,7 +106,9 @@ impl PreparedKey {
             return Err(wrong_final_block_length(data.len()));
         }
         let start = out.len();
-        out.extend_from_slice(data);
+        // `out` may hold earlier plaintexts (a batch's results): grown without leaving an
+        // unwiped copy of them behind.
+        crate::wipe::extend(out, data);
         self.engine.cbc_blocks(iv, &mut out[start..], false)?;
         match unpad(&out[start..]) {
             Some(len) => {
