@@ -404,7 +404,7 @@ impl Cipher {
 
     /// Decrypts `data` to its payload, appended to `out` (grown with [`crate::wipe`]), and
     /// returns whether that is zlib-compressed. On an error `out` may hold a wiped tail.
-    fn open_into(
+    pub(crate) fn open_into(
         &self,
         data: &[u8],
         parsed: Option<&Parsed>,

@@ -7,6 +7,16 @@ use crate::cipher::{Cipher, ValueOptions};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::header::{self, Header};
+
+thread_local! {
+    /// [`Context::decrypt_into`]'s decoded value and payload buffers, kept from call to call
+    /// on each thread (the payload empty and wiped between calls).
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The most each [`SCRATCH`] buffer keeps between calls; a longer value's is freed after it.
+const SCRATCH_KEPT: usize = 64 * 1024;
 pub use crate::inflate::DEFAULT_MAX_DECOMPRESSED_SIZE;
 
 /// Per-call options of [`Context::encrypt`]. `None` means "the default".
@@ -236,17 +246,42 @@ impl Context {
         if data.is_empty() {
             return Ok(0);
         }
-        let binary = self.encoding().decode(data)?;
+        // The decoded value (ciphertext, not secret) and the payload go into per-thread
+        // buffers: no allocation per call for the short values this call is for. The payload
+        // is wiped as soon as it is copied out (and `wipe` wipes what growing it leaves).
+        SCRATCH.with_borrow_mut(|(binary, payload)| {
+            let result = self.decrypt_into_with(data, version, binary, payload, out);
+            zeroize::Zeroize::zeroize(&mut payload[..]);
+            payload.clear();
+            for buf in [binary, payload] {
+                if buf.capacity() > SCRATCH_KEPT {
+                    *buf = Vec::new();
+                }
+            }
+            result
+        })
+    }
+
+    /// [`Context::decrypt_into`], with its decode buffer and payload buffer.
+    fn decrypt_into_with(
+        &self,
+        data: &[u8],
+        version: Option<u8>,
+        binary: &mut Vec<u8>,
+        payload: &mut Vec<u8>,
+        out: &mut [u8],
+    ) -> Result<usize> {
+        self.encoding().decode_into(data, binary)?;
         if binary.is_empty() {
             // As decrypt: a value that decodes to nothing is empty.
             return Ok(0);
         }
-        let parsed = header::parse(&binary)?;
+        let parsed = header::parse(binary)?;
         let cipher = self.cipher_for_value(parsed.as_ref(), version)?;
-        let (payload, compressed) = cipher.decrypt_payload(&binary, parsed.as_ref(), 0)?;
+        let compressed = cipher.open_into(binary, parsed.as_ref(), 0, payload)?;
         let total = if compressed {
             let mut at = 0usize;
-            let result = crate::inflate::inflate(&payload, self.max_decompressed, |piece| {
+            let result = crate::inflate::inflate(payload, self.max_decompressed, |piece| {
                 let n = out.len().saturating_sub(at).min(piece.len());
                 if n > 0 {
                     out[at..at + n].copy_from_slice(&piece[..n]);
@@ -262,7 +297,7 @@ impl Context {
             }
         } else {
             if payload.len() <= out.len() {
-                out[..payload.len()].copy_from_slice(&payload);
+                out[..payload.len()].copy_from_slice(payload);
             }
             payload.len()
         };
@@ -301,4 +336,92 @@ impl Context {
 fn compatible_encodings(a: Encoding, b: Encoding) -> bool {
     use Encoding::*;
     a == b || matches!((a, b), (Base64, Base64Strict) | (Base64Strict, Base64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cipher::CipherName;
+
+    /// `decrypt_into`, with its per-thread buffers, gives `decrypt`'s result or error for every
+    /// kind of value, in any order: long values (whose buffers are freed after them) between
+    /// short ones, failures between successes, compressed values, CBC with and without header.
+    #[test]
+    fn decrypt_into_is_decrypt() {
+        let gcm = Cipher::new(CipherName::Aes256Gcm, &[7u8; 32], None)
+            .unwrap()
+            .with_version(2);
+        let cbc = Cipher::new(CipherName::Aes256Cbc, &[8u8; 32], Some(&[9u8; 16]))
+            .unwrap()
+            .with_version(1);
+        let ctx = Context::new(vec![gcm, cbc]).unwrap();
+        let with = |random_iv, compress, header, version| EncryptOptions {
+            random_iv: Some(random_iv),
+            compress: Some(compress),
+            header,
+            version,
+        };
+        let long = vec![b'q'; 100_000];
+        let mut values: Vec<Vec<u8>> = vec![b"".to_vec(), b"==".to_vec(), b"@@@".to_vec()];
+        for plain in [
+            &b"short plaintext, compressible: aaaaaaaaaaaaaaaaaaaaaaa"[..],
+            &long,
+        ] {
+            for opts in [
+                with(true, false, None, None),
+                with(false, false, None, None),
+                with(true, true, None, None),
+                with(true, false, None, Some(1)),
+                with(false, true, Some(true), Some(1)),
+                with(false, false, Some(false), Some(1)),
+            ] {
+                let value = ctx.encrypt(plain, &opts).unwrap();
+                let mut tampered = value.clone();
+                let i = tampered.len() * 2 / 3;
+                tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+                let mut short = value.clone();
+                short.truncate(value.len() - 8);
+                values.extend([value, tampered, short]);
+            }
+        }
+        // Interleave long and short values.
+        let order: Vec<usize> = (0..values.len())
+            .map(|i| {
+                if i % 2 == 0 {
+                    i / 2
+                } else {
+                    values.len() - 1 - i / 2
+                }
+            })
+            .collect();
+        let mut out = vec![0u8; 200_000];
+        for n in order {
+            let v = &values[n];
+            match ctx.decrypt(v) {
+                Ok(want) => {
+                    let got = ctx.decrypt_into(v, None, &mut out).unwrap();
+                    assert_eq!(&out[..got], &want[..], "value {n}");
+                    // Too small: the size needed, the buffer wiped.
+                    if !want.is_empty() {
+                        let mut small = vec![0xAAu8; want.len() - 1];
+                        assert_eq!(ctx.decrypt_into(v, None, &mut small).unwrap(), want.len());
+                        assert!(small.iter().all(|&b| b == 0), "value {n} wiped");
+                    }
+                }
+                Err(want) => {
+                    let got = ctx.decrypt_into(v, None, &mut out).unwrap_err();
+                    assert_eq!(
+                        (got.kind(), got.to_string()),
+                        (want.kind(), want.to_string()),
+                        "value {n}"
+                    );
+                }
+            }
+        }
+        // The buffers are empty between calls, and a long value's are not kept.
+        SCRATCH.with_borrow(|(binary, payload)| {
+            assert!(payload.is_empty());
+            assert!(binary.capacity() <= SCRATCH_KEPT && payload.capacity() <= SCRATCH_KEPT);
+        });
+    }
 }
