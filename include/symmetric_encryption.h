@@ -390,6 +390,35 @@ typedef struct se_header_info {
   char cipher_name[32];
 } se_header_info;
 
+/**
+ * The fixed arguments of `se_encrypt_call` and `se_decrypt_call`, set once and passed by
+ * pointer: for bindings that pay for every argument of a foreign call (Python's ctypes
+ * converts each one, about 50 ns apiece), a call then passes three or four arguments instead
+ * of six or seven. A binding keeps one per context and thread (the library writes `out_len`).
+ * Those calls take the value's length as an `int32_t`, which ctypes passes from a plain
+ * integer without building a `size_t` object; longer values go through `se_encrypt_into` /
+ * `se_decrypt_into`.
+ */
+typedef struct se_value_call {
+  /**
+   * The context (live for as long as the frame is used).
+   */
+  const struct se_context *ctx;
+  /**
+   * The output buffer, writable for `out_cap` bytes (NULL with 0).
+   */
+  uint8_t *out_buf;
+  /**
+   * Its size.
+   */
+  size_t out_cap;
+  /**
+   * Written by each call: the result's length, or the size needed, as `*out_len` of
+   * `se_encrypt_into` / `se_decrypt_into`.
+   */
+  size_t out_len;
+} se_value_call;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1474,6 +1503,28 @@ enum se_status se_encrypt_into(const struct se_context *ctx, const uint8_t *data
  * As `se_encrypt_into`.
  */
 enum se_status se_decrypt_into(const struct se_context *ctx, const uint8_t *data, size_t len, uint8_t *out_buf, size_t out_cap, size_t *out_len);
+
+/**
+ * `se_encrypt_into(call->ctx, data, len, options, call->out_buf, call->out_cap,
+ * &call->out_len)`: the same result, errors and buffer rules. Errors also: `SE_ERROR_ARGUMENT`
+ * for a NULL `call` or a negative `len`.
+ *
+ * # Safety
+ * `call` NULL or valid for reads and writes of an `se_value_call` whose fields meet
+ * `se_encrypt_into`'s contract; `data` valid for `len`; `options` NULL or valid.
+ */
+enum se_status se_encrypt_call(struct se_value_call *call, const uint8_t *data, int32_t len, const struct se_encrypt_options *options);
+
+/**
+ * `se_decrypt_into(call->ctx, data, len, call->out_buf, call->out_cap, &call->out_len)`: the
+ * same result, errors and buffer rules (a plaintext too large for the buffer is wiped again
+ * and `out_len` is the size needed). Errors also: `SE_ERROR_ARGUMENT` for a NULL `call` or a
+ * negative `len`.
+ *
+ * # Safety
+ * As `se_encrypt_call`, with `se_decrypt_into`'s contract for the fields.
+ */
+enum se_status se_decrypt_call(struct se_value_call *call, const uint8_t *data, int32_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

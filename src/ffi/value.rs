@@ -444,7 +444,32 @@ pub unsafe extern "C" fn se_encrypt_into(
     out_cap: usize,
     out_len: *mut usize,
 ) -> se_status {
-    guard("se_encrypt_into", || {
+    // SAFETY: the caller's contract is encrypt_into's.
+    unsafe {
+        encrypt_into(
+            "se_encrypt_into",
+            ctx,
+            (data, len),
+            options,
+            (out_buf, out_cap),
+            out_len,
+        )
+    }
+}
+
+/// `se_encrypt_into` and `se_encrypt_call`.
+///
+/// # Safety
+/// As `se_encrypt_into`.
+unsafe fn encrypt_into(
+    name: &str,
+    ctx: *const se_context,
+    (data, len): (*const u8, usize),
+    options: *const se_encrypt_options,
+    (out_buf, out_cap): (*mut u8, usize),
+    out_len: *mut usize,
+) -> se_status {
+    guard(name, || {
         check_out(out_len, "out_len")?;
         // SAFETY: caller's contract.
         let (c, d, o) = unsafe {
@@ -482,11 +507,34 @@ pub unsafe extern "C" fn se_decrypt_into(
     out_cap: usize,
     out_len: *mut usize,
 ) -> se_status {
+    // SAFETY: the caller's contract is decrypt_into's.
+    unsafe {
+        decrypt_into(
+            "se_decrypt_into",
+            ctx,
+            (data, len),
+            (out_buf, out_cap),
+            out_len,
+        )
+    }
+}
+
+/// `se_decrypt_into` and `se_decrypt_call`.
+///
+/// # Safety
+/// As `se_decrypt_into`.
+unsafe fn decrypt_into(
+    name: &str,
+    ctx: *const se_context,
+    (data, len): (*const u8, usize),
+    (out_buf, out_cap): (*mut u8, usize),
+    out_len: *mut usize,
+) -> se_status {
     if !out_len.is_null() {
         // SAFETY: non-NULL, writable per the contract.
         unsafe { out_len.write(0) };
     }
-    guard("se_decrypt_into", || {
+    guard(name, || {
         check_out(out_len, "out_len")?;
         if out_buf.is_null() && out_cap > 0 {
             return Err(Error::Argument(format!(
@@ -512,6 +560,112 @@ pub unsafe extern "C" fn se_decrypt_into(
         }
         Ok(())
     })
+}
+
+/// The fixed arguments of `se_encrypt_call` and `se_decrypt_call`, set once and passed by
+/// pointer: for bindings that pay for every argument of a foreign call (Python's ctypes
+/// converts each one, about 50 ns apiece), a call then passes three or four arguments instead
+/// of six or seven. A binding keeps one per context and thread (the library writes `out_len`).
+/// Those calls take the value's length as an `int32_t`, which ctypes passes from a plain
+/// integer without building a `size_t` object; longer values go through `se_encrypt_into` /
+/// `se_decrypt_into`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct se_value_call {
+    /// The context (live for as long as the frame is used).
+    pub ctx: *const se_context,
+    /// The output buffer, writable for `out_cap` bytes (NULL with 0).
+    pub out_buf: *mut u8,
+    /// Its size.
+    pub out_cap: usize,
+    /// Written by each call: the result's length, or the size needed, as `*out_len` of
+    /// `se_encrypt_into` / `se_decrypt_into`.
+    pub out_len: usize,
+}
+
+/// `se_encrypt_into(call->ctx, data, len, options, call->out_buf, call->out_cap,
+/// &call->out_len)`: the same result, errors and buffer rules. Errors also: `SE_ERROR_ARGUMENT`
+/// for a NULL `call` or a negative `len`.
+///
+/// # Safety
+/// `call` NULL or valid for reads and writes of an `se_value_call` whose fields meet
+/// `se_encrypt_into`'s contract; `data` valid for `len`; `options` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn se_encrypt_call(
+    call: *mut se_value_call,
+    data: *const u8,
+    len: i32,
+    options: *const se_encrypt_options,
+) -> se_status {
+    // SAFETY: `call` is NULL or valid per the contract; NULL is refused by frame().
+    match unsafe { frame(call, len, "se_encrypt_call") } {
+        // SAFETY: the frame's fields meet se_encrypt_into's contract per this one.
+        Ok((f, len)) => unsafe {
+            encrypt_into(
+                "se_encrypt_call",
+                f.ctx,
+                (data, len),
+                options,
+                (f.out_buf, f.out_cap),
+                &mut f.out_len,
+            )
+        },
+        Err(status) => status,
+    }
+}
+
+/// `se_decrypt_into(call->ctx, data, len, call->out_buf, call->out_cap, &call->out_len)`: the
+/// same result, errors and buffer rules (a plaintext too large for the buffer is wiped again
+/// and `out_len` is the size needed). Errors also: `SE_ERROR_ARGUMENT` for a NULL `call` or a
+/// negative `len`.
+///
+/// # Safety
+/// As `se_encrypt_call`, with `se_decrypt_into`'s contract for the fields.
+#[no_mangle]
+pub unsafe extern "C" fn se_decrypt_call(
+    call: *mut se_value_call,
+    data: *const u8,
+    len: i32,
+) -> se_status {
+    // SAFETY: as in se_encrypt_call.
+    match unsafe { frame(call, len, "se_decrypt_call") } {
+        // SAFETY: the frame's fields meet se_decrypt_into's contract per this one.
+        Ok((f, len)) => unsafe {
+            decrypt_into(
+                "se_decrypt_call",
+                f.ctx,
+                (data, len),
+                (f.out_buf, f.out_cap),
+                &mut f.out_len,
+            )
+        },
+        Err(status) => status,
+    }
+}
+
+/// The frame behind `call` and the length, or the status (with the last error set) for a NULL
+/// frame or a negative length.
+///
+/// # Safety
+/// `call` NULL or valid for reads and writes, not aliased for the call's duration.
+unsafe fn frame<'a>(
+    call: *mut se_value_call,
+    len: i32,
+    name: &str,
+) -> Result<(&'a mut se_value_call, usize), se_status> {
+    // SAFETY: per the contract, non-NULL means valid and unaliased.
+    let f = unsafe { call.as_mut() };
+    match (f, usize::try_from(len)) {
+        (Some(f), Ok(len)) => Ok((f, len)),
+        (None, _) => Err(guard(name, || {
+            Err(Error::Argument(
+                "call (the se_value_call frame) is NULL".into(),
+            ))
+        })),
+        (_, Err(_)) => Err(guard(name, || {
+            Err(Error::Argument(format!("len is negative ({len})")))
+        })),
+    }
 }
 
 /// # Safety
