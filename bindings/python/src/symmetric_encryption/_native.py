@@ -5,7 +5,8 @@ else calls the functions declared here through :data:`lib` and turns statuses in
 with :func:`check`.
 
 ctypes releases the GIL around every foreign call made through a ``CDLL``, so encryption in
-one thread does not stop other Python threads.
+one thread does not stop other Python threads. The one exception is :data:`held`, for the
+value calls on short values (see there).
 """
 
 from __future__ import annotations
@@ -149,6 +150,17 @@ class se_encrypt_options(Structure):
     ]
 
 
+class se_value_call(Structure):
+    """The fixed arguments of ``se_encrypt_call`` / ``se_decrypt_call``, passed by pointer."""
+
+    _fields_ = [
+        ("ctx", c_void_p),
+        ("out_buf", c_void_p),
+        ("out_cap", c_size_t),
+        ("out_len", c_size_t),
+    ]
+
+
 class se_cipher_info(Structure):
     _fields_ = [
         ("version", c_int32),
@@ -228,6 +240,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "se_encrypt": (status, [ctx_p, c_char_p, c_size_t, POINTER(se_encrypt_options),
                             POINTER(se_bytes)]),
     "se_decrypt": (status, [ctx_p, c_char_p, c_size_t, POINTER(se_bytes)]),
+    "se_encrypt_call": (status, [POINTER(se_value_call), c_char_p, c_int32,
+                                 POINTER(se_encrypt_options)]),
+    "se_decrypt_call": (status, [POINTER(se_value_call), c_char_p, c_int32]),
     "se_decrypt_version": (status, [ctx_p, c_char_p, c_size_t, c_int32, POINTER(se_bytes)]),
     "se_encrypt_binary": (status, [ctx_p, c_char_p, c_size_t, POINTER(se_encrypt_options),
                                    POINTER(se_bytes)]),
@@ -342,10 +357,20 @@ for _name, (_restype, _argtypes) in _SIGNATURES.items():
 # them, always with exactly these argument types: ctypes.c_void_p (handles), bytes (data),
 # ctypes.c_size_t (lengths), ctypes.byref(...) (structs and out-parameters), int (int32).
 fast = ctypes.CDLL(str(LIB_PATH))
-for _name in ("se_encrypt", "se_decrypt", "se_decrypt_version", "se_encrypt_into",
-              "se_decrypt_into"):
+for _name in ("se_encrypt", "se_decrypt", "se_decrypt_version"):
     getattr(fast, _name).restype = c_int32
 fast.se_bytes_free.restype = None
+
+# Hotter still: the value calls on short values, through a ``PyDLL``, which keeps the GIL for
+# the call. Releasing and taking back the GIL costs about 90 ns, a third of the library's work
+# on a 32-byte value; such a call holds it for about 300 ns, less than a thread switch would
+# cost another thread. context.py passes values of at most 4096 bytes here (the others go
+# through `fast`, which releases the GIL), with the argument types of `fast`, the length as a
+# plain int (the C parameter is an int32_t: no c_size_t to build).
+held = ctypes.PyDLL(str(LIB_PATH))
+for _name in ("se_encrypt_call", "se_decrypt_call"):
+    if _name not in MISSING:  # else context.py uses the allocating calls for every value
+        getattr(held, _name).restype = c_int32
 
 _SIZES: dict[int, c_size_t] = {}
 

@@ -27,8 +27,9 @@ _encrypt = _native.fast.se_encrypt
 _decrypt = _native.fast.se_decrypt
 _decrypt_version = _native.fast.se_decrypt_version
 _bytes_free = _native.fast.se_bytes_free
-_encrypt_into = _native.fast.se_encrypt_into
-_decrypt_into = _native.fast.se_decrypt_into
+# Short values: one call through a frame, keeping the GIL (`_native.held`, see there).
+_encrypt_call = getattr(_native.held, "se_encrypt_call", None)
+_decrypt_call = getattr(_native.held, "se_decrypt_call", None)
 _byref = ctypes.byref
 _se_bytes = _native.se_bytes
 _sizes = _native._SIZES
@@ -36,25 +37,40 @@ _size_arg = _native.size_arg
 
 
 #: Results up to this size come back through a per-thread buffer in one foreign call
-#: (se_encrypt_into / se_decrypt_into); larger ones through a library allocation (two calls).
+#: (``se_encrypt_call`` / ``se_decrypt_call``); larger ones, and values too long to give such a
+#: result, through the allocating calls (``se_encrypt`` / ``se_decrypt``).
 _SCRATCH_CAP = 4096
-_SCRATCH_CAP_ARG = ctypes.c_size_t(_SCRATCH_CAP)
 _ZEROS = memoryview(bytes(_SCRATCH_CAP))
 _TOO_SMALL = _native.SE_ERROR_ARGUMENT
+#: The longest value encrypted through the per-thread buffer: its result (iv, tag, header and
+#: base64) fits. Values decrypted that way are at most `_SCRATCH_CAP` bytes long. -1 (none)
+#: when the library predates the frame calls.
+_SHORT_PLAIN = 2048 if _encrypt_call is not None else -1
+_SHORT_VALUE = _SCRATCH_CAP if _decrypt_call is not None else -1
 
 
 class _Scratch(threading.local):
-    """One thread's result buffer, with everything a call passes built once: the buffer, a
-    memoryview of it, and the length out-parameter. Decrypted bytes are wiped from it as soon
-    as they are copied out."""
+    """One thread's result buffer, shared by every context. Decrypted bytes are wiped from it
+    as soon as they are copied out."""
 
     def __init__(self) -> None:
-        buf = ctypes.create_string_buffer(_SCRATCH_CAP)
-        length = ctypes.c_size_t()
-        self.parts = (buf, memoryview(buf).cast("B"), ctypes.byref(length), length)
+        self.buf = ctypes.create_string_buffer(_SCRATCH_CAP)
+        self.view = memoryview(self.buf).cast("B")
 
 
 _scratch = _Scratch()
+
+
+class _Calls(threading.local):
+    """One thread's frame for one context's short-value calls (``se_value_call``): the
+    context, this thread's result buffer and the length the library writes back, built once
+    so that a call passes only the value. ``parts`` is (the frame's reference, the frame, the
+    buffer, a memoryview of it)."""
+
+    def __init__(self, ptr: int | None) -> None:
+        buf, view = _scratch.buf, _scratch.view
+        frame = _native.se_value_call(ptr, ctypes.addressof(buf), _SCRATCH_CAP, 0)
+        self.parts = (_byref(frame), frame, buf, view)
 
 
 def _tri(value: bool | None, what: str) -> int:
@@ -192,10 +208,12 @@ class Context:
         assert ctx.decrypt(token) == "4111 1111 1111 1111"
     """
 
-    __slots__ = ("_ptr", "_cptr", "_recipe", "__weakref__")
+    __slots__ = ("_ptr", "_cptr", "_calls", "_recipe", "__weakref__")
 
     _ptr: int | None
     _cptr: ctypes.c_void_p
+    #: This thread's frame for the short-value calls (lives and dies with the context).
+    _calls: _Calls
     #: How to load this context again in another process (see `__reduce__`), or None.
     _recipe: tuple[Any, ...] | None
 
@@ -210,6 +228,7 @@ class Context:
         self = object.__new__(cls)
         self._ptr = handle.value
         self._cptr = ctypes.c_void_p(handle.value)  # for the argtypes-free hot path
+        self._calls = _Calls(handle.value)
         self._recipe = None
         return self
 
@@ -497,27 +516,33 @@ class Context:
             opts = _BY_RANDOM_IV[random_iv]
         else:
             opts = _options(random_iv, compress, header, version)
-        data = value if type(value) is bytes else _data(value)
+        # _data(value), inlined for the usual types: a call costs more than the encoding.
+        if type(value) is bytes:
+            data = value
+        elif type(value) is str:
+            data = value.encode()
+        else:
+            data = _data(value)
         n = len(data)
-        size = _sizes.get(n) or _size_arg(n)
-        buf, view, length_ref, length = _scratch.parts
-        code = _encrypt_into(self._cptr, data, size, opts, buf, _SCRATCH_CAP_ARG, length_ref)
-        if not code:
-            try:
-                # Slicing the ctypes array gives bytes (typeshed says list): faster than a
-                # memoryview slice.
-                text: str = buf[: length.value].decode("ascii")  # type: ignore[attr-defined]
-                return text
-            except UnicodeDecodeError:
-                raise errors.ArgumentError(
-                    "this context's encoding is 'none': encrypted values are binary; "
-                    "use encrypt_bytes()"
-                ) from None
-        if code != _TOO_SMALL or length.value <= _SCRATCH_CAP:
-            _native.check(code)
+        if n <= _SHORT_PLAIN:
+            ref, frame, buf, _ = self._calls.parts
+            code = _encrypt_call(ref, data, n, opts)  # type: ignore[misc]
+            if not code:
+                try:
+                    # Slicing the ctypes array gives bytes (typeshed says list): faster than a
+                    # memoryview slice.
+                    text: str = buf[: frame.out_len].decode("ascii")  # type: ignore[attr-defined]
+                    return text
+                except UnicodeDecodeError:
+                    raise errors.ArgumentError(
+                        "this context's encoding is 'none': encrypted values are binary; "
+                        "use encrypt_bytes()"
+                    ) from None
+            if code != _TOO_SMALL or frame.out_len <= _SCRATCH_CAP:
+                _native.check(code)
         out = _se_bytes()
         ref = _byref(out)
-        code = _encrypt(self._cptr, data, size, opts, ref)
+        code = _encrypt(self._cptr, data, _sizes.get(n) or _size_arg(n), opts, ref)
         if code:
             _native.check(code)
         ptr = out.data
@@ -564,18 +589,23 @@ class Context:
         :raises CipherError: malformed header, unknown version, bad padding, wrong key.
         :raises AuthenticationError: the authentication tag does not match.
         """
-        data = value if type(value) is bytes else _data(value)
+        # _data(value), inlined for the usual types: a call costs more than the encoding.
+        if type(value) is bytes:
+            data = value
+        elif type(value) is str:
+            data = value.encode()
+        else:
+            data = _data(value)
         n = len(data)
-        if version is None:
-            size = _sizes.get(n) or _size_arg(n)
-            buf, view, length_ref, length = _scratch.parts
-            code = _decrypt_into(self._cptr, data, size, buf, _SCRATCH_CAP_ARG, length_ref)
+        if version is None and n <= _SHORT_VALUE:
+            ref, frame, buf, view = self._calls.parts
+            code = _decrypt_call(ref, data, n)  # type: ignore[misc]
             if not code:
-                k = length.value
+                k = frame.out_len
                 result: bytes = buf[:k]  # type: ignore[assignment]
                 view[:k] = _ZEROS[:k]
                 return result
-            if code != _TOO_SMALL or length.value <= _SCRATCH_CAP:
+            if code != _TOO_SMALL or frame.out_len <= _SCRATCH_CAP:
                 _native.check(code)
         out = _se_bytes()
         ref = _byref(out)
@@ -603,14 +633,19 @@ class Context:
             :meth:`decrypt_bytes` for binary values).
         """
         # decrypt_bytes, inlined: one Python call less on the hot path.
-        data = value if type(value) is bytes else _data(value)
+        # _data(value), inlined for the usual types: a call costs more than the encoding.
+        if type(value) is bytes:
+            data = value
+        elif type(value) is str:
+            data = value.encode()
+        else:
+            data = _data(value)
         n = len(data)
-        if version is None:
-            size = _sizes.get(n) or _size_arg(n)
-            buf, view, length_ref, length = _scratch.parts
-            code = _decrypt_into(self._cptr, data, size, buf, _SCRATCH_CAP_ARG, length_ref)
+        if version is None and n <= _SHORT_VALUE:
+            ref, frame, buf, view = self._calls.parts
+            code = _decrypt_call(ref, data, n)  # type: ignore[misc]
             if not code:
-                k = length.value
+                k = frame.out_len
                 try:
                     return str(view[:k], "utf-8")
                 except UnicodeDecodeError:
@@ -619,7 +654,7 @@ class Context:
                     ) from None
                 finally:
                     view[:k] = _ZEROS[:k]
-            if code != _TOO_SMALL or length.value <= _SCRATCH_CAP:
+            if code != _TOO_SMALL or frame.out_len <= _SCRATCH_CAP:
                 _native.check(code)
         out = _se_bytes()
         ref = _byref(out)
