@@ -92,6 +92,45 @@ pub fn split<T: Send>(
     })
 }
 
+/// As [`split`], with `items` (one per index) cut into the same ranges: each range's work gets
+/// its own part of `items` to write, so results go straight where the caller wants them.
+pub fn split_mut<E: Send, T: Send>(
+    items: &mut [E],
+    threads: usize,
+    work: impl Fn(Range<usize>, &mut [E]) -> T + Sync,
+) -> Vec<T> {
+    let count = items.len();
+    let threads = threads.clamp(1, count.max(1));
+    if threads == 1 {
+        return vec![work(0..count, items)];
+    }
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = items;
+    for t in 0..threads {
+        let range = t * count / threads..(t + 1) * count / threads;
+        let (part, tail) = rest.split_at_mut(range.len());
+        parts.push((range, part));
+        rest = tail;
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut parts = parts.into_iter();
+        let (first_range, first) = parts.next().expect("threads >= 2");
+        let handles: Vec<_> = parts
+            .map(|(r, part)| scope.spawn(move || work(r, part)))
+            .collect();
+        let mut out = Vec::with_capacity(threads);
+        out.push(work(first_range, first));
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.push(v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 impl Context {
     /// Encrypts every value of `values` with the same `opts`, and returns a result per value,
     /// in order: one value that fails does not lose the others. Large batches run on up to
@@ -384,6 +423,27 @@ mod tests {
             let parts = split(count, threads, |r| r.collect::<Vec<_>>());
             let all: Vec<usize> = parts.into_iter().flatten().collect();
             assert_eq!(all, (0..count).collect::<Vec<_>>(), "{count} on {threads}");
+        }
+    }
+
+    #[test]
+    fn split_mut_hands_each_range_its_items() {
+        for (count, threads) in [(0, 1), (1, 4), (7, 3), (10_000, 4), (5, 5)] {
+            let mut items = vec![usize::MAX; count];
+            let parts = split_mut(&mut items, threads, |r, part| {
+                assert_eq!(r.len(), part.len());
+                for (slot, i) in part.iter_mut().zip(r.clone()) {
+                    *slot = i;
+                }
+                r
+            });
+            assert_eq!(
+                items,
+                (0..count).collect::<Vec<_>>(),
+                "{count} on {threads}"
+            );
+            let ranges: Vec<usize> = parts.into_iter().flatten().collect();
+            assert_eq!(ranges, (0..count).collect::<Vec<_>>());
         }
     }
 

@@ -189,6 +189,26 @@ static void test_large_batches(void) {
       all_null = 1;
       for (size_t i = 0; i < N; i++) all_null &= outs[i].data == NULL;
       CHECK(all_null, "se_decrypt_many on 4 threads leaves nothing allocated on failure");
+      /* A NULL input with a length, in a later range: refused with its index, as a value
+       * that fails; nothing allocated. */
+      memcpy(copy, enc_data, enc_len);
+      const size_t null_at = N * 2 / 3;
+      in[null_at] = (se_slice){NULL, 5};
+      CHECK(se_decrypt_many(ctx, in, N, outs, &failed_at) == SE_ERROR_ARGUMENT && failed_at == null_at,
+            "se_decrypt_many: NULL input at %zu, want %zu", failed_at, null_at);
+      CHECK(strstr(se_last_error(), "inputs[i].data") != NULL, "message: %s", se_last_error());
+      all_null = 1;
+      for (size_t i = 0; i < N; i++) all_null &= outs[i].data == NULL && outs[i].len == 0;
+      CHECK(all_null, "se_decrypt_many with a NULL input leaves nothing allocated");
+      in[null_at] = (se_slice){copy + enc_off[null_at], enc_off[null_at + 1] - enc_off[null_at]};
+      /* Options refused before any work: every output still comes back empty. */
+      se_encrypt_options bad = se_encrypt_options_default();
+      bad.version = 77;
+      memset(outs, 0x5A, N * sizeof *outs);
+      CHECK_STATUS(se_encrypt_many(ctx, in, N, &bad, outs, &failed_at), SE_ERROR_CIPHER);
+      all_null = 1;
+      for (size_t i = 0; i < N; i++) all_null &= outs[i].data == NULL && outs[i].len == 0;
+      CHECK(all_null, "se_encrypt_many with refused options empties every output");
     }
     unsetenv("SYMMETRIC_ENCRYPTION_THREADS");
     free(in); free(outs); free(copy);

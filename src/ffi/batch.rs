@@ -4,7 +4,7 @@
 //! several threads (see `crate::batch`).
 
 use super::context::{ctx_ref, se_context};
-use super::value::{options, se_encrypt_options};
+use super::value::{options, se_bytes_free, se_encrypt_options};
 use super::{bytes, bytes_out, check_out, guard, guard_value, se_bytes, se_status, write_out};
 use crate::batch::{self, Packed};
 use crate::error::Error;
@@ -373,11 +373,25 @@ pub unsafe extern "C" fn se_batch_free(batch: *mut se_batch) {
     })
 }
 
+/// The caller's input slices, read from the batch threads.
+struct Inputs<'a>(&'a [se_slice]);
+
+// SAFETY: the slices are only read, and the caller's contract keeps the bytes they point to
+// valid and unchanged for the duration of the call, whichever thread reads them.
+unsafe impl Sync for Inputs<'_> {}
+
+impl Inputs<'_> {
+    /// Input `i` (a method, so that closures capture the wrapper, not its slice).
+    fn get(&self, i: usize) -> se_slice {
+        self.0[i]
+    }
+}
+
 /// Shared shape of the all-or-nothing batch calls: `prepare` checks what holds for the whole
 /// call (its options), then `one` runs over the `count` inputs on the batch threads, each
-/// thread turning its results into the buffers `outs` takes, so that only the hand-over runs
-/// after them. On failure every output is freed (plaintexts wiped), `*failed_index` (may be
-/// NULL) gets the first failing index and the status is that input's.
+/// thread writing its results straight into its part of `outs` (no hand-over after them). On
+/// failure every output is freed (plaintexts wiped) and empty, `*failed_index` (may be NULL)
+/// gets the first failing index and the status is that input's.
 ///
 /// # Safety
 /// As for the exported batch functions.
@@ -411,54 +425,44 @@ where
                 std::slice::from_raw_parts_mut(outs, count),
             )
         };
-        for o in outs.iter_mut() {
-            *o = se_bytes::EMPTY;
-        }
-        let values = inputs
-            .iter()
-            .enumerate()
-            // SAFETY: each slice is valid for its length per the contract.
-            .map(|(i, s)| unsafe { bytes(s.data, s.len, "inputs[i].data") }.map_err(|e| (i, e)))
-            .collect::<Result<Vec<&[u8]>, (usize, Error)>>();
-        let failure = match values {
-            Err(first) => Some(first),
-            Ok(values) => {
-                let shared = prepare(ctx)?;
-                let bytes = values.iter().map(|v| v.len()).sum();
-                let threads = batch::threads_for(count, bytes, batch::thread_limit(0)?);
-                // Each range stops at its first failure: nothing after it is kept anyway.
-                let parts = batch::split(count, threads, |range| {
-                    let mut done = Vec::with_capacity(range.len());
-                    for i in range {
-                        match one(ctx, &shared, values[i]) {
-                            Ok(v) => done.push(crate::wipe::into_boxed_slice(v)),
-                            Err(e) => return (done, Some((i, e))),
-                        }
-                    }
-                    (done, None)
-                });
-                let failure = parts.iter().find_map(|(_, f)| f.as_ref()).is_some();
-                if failure {
-                    let mut first = None;
-                    for (done, f) in parts {
-                        for mut b in done {
-                            zeroize::Zeroize::zeroize(&mut *b);
-                        }
-                        first = first.or(f);
-                    }
-                    first
-                } else {
-                    let mut at = 0;
-                    for (done, _) in parts {
-                        for b in done {
-                            outs[at] = se_bytes::from_boxed(b);
-                            at += 1;
-                        }
-                    }
-                    None
-                }
+        let inputs = Inputs(inputs);
+        let total = inputs.0.iter().map(|s| s.len).sum();
+        let (shared, threads) = match prepare(ctx).and_then(|shared| {
+            let limit = batch::thread_limit(0)?;
+            Ok((shared, batch::threads_for(count, total, limit)))
+        }) {
+            Ok(ready) => ready,
+            Err(e) => {
+                // Nothing to free: every output empty, as the contract promises on failure.
+                outs.fill_with(|| se_bytes::EMPTY);
+                return Err(e);
             }
         };
+        // Each thread checks its inputs and writes its results straight into its part of
+        // `outs`, stopping at its first failure: nothing after it is kept anyway.
+        let inputs = &inputs;
+        let failures = batch::split_mut(outs, threads, |range, outs| {
+            outs.fill_with(|| se_bytes::EMPTY);
+            for (o, i) in outs.iter_mut().zip(range) {
+                let s = inputs.get(i);
+                // SAFETY: each slice is valid for its length per the contract.
+                let result = unsafe { bytes(s.data, s.len, "inputs[i].data") }
+                    .and_then(|v| one(ctx, &shared, v));
+                match result {
+                    Ok(v) => *o = se_bytes::from_boxed(crate::wipe::into_boxed_slice(v)),
+                    Err(e) => return Some((i, e)),
+                }
+            }
+            None
+        });
+        // The ranges are in order, so the first failure found is the lowest index.
+        let failure = failures.into_iter().flatten().next();
+        if failure.is_some() {
+            for o in outs.iter_mut() {
+                // SAFETY: every non-empty entry was made above by se_bytes::from_boxed.
+                unsafe { se_bytes_free(o) };
+            }
+        }
         let Some((i, e)) = failure else {
             return Ok(());
         };

@@ -19,6 +19,10 @@ pub struct se_bytes {
     pub len: usize,
 }
 
+// SAFETY: an se_bytes owns its buffer (from Box::into_raw) alone, as the Box<[u8]> it came
+// from did, so it may move to another thread like that Box (the batch threads write them).
+unsafe impl Send for se_bytes {}
+
 impl se_bytes {
     pub(crate) const EMPTY: se_bytes = se_bytes {
         data: std::ptr::null_mut(),
