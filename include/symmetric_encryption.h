@@ -557,6 +557,19 @@ const int32_t *se_batch_statuses(const struct se_batch *batch);
 void se_batch_free(struct se_batch *batch);
 
 /**
+ * The most threads a batch call given `threads` may use, as the library resolves it: `threads`
+ * when it is positive, else `SYMMETRIC_ENCRYPTION_THREADS`, else the CPUs this process may run
+ * on (its CPU affinity and its cgroup's CPU quota). For a binding that schedules its own work
+ * around batch calls (the Python and Ruby pipelines), so that it counts threads as the library
+ * does. Errors: `SE_ERROR_ARGUMENT` (NULL `out`, a `SYMMETRIC_ENCRYPTION_THREADS` that is not a
+ * positive number, with a message saying so).
+ *
+ * # Safety
+ * `out` NULL or writable.
+ */
+enum se_status se_batch_thread_limit(size_t threads, size_t *out);
+
+/**
  * Encrypts `count` values in one call (bulk work such as re-encrypting a column after a key
  * rotation), with the same `options` for all. `outs` must have room for `count` results; free
  * each with `se_bytes_free`. All or nothing: on failure nothing is left allocated in `outs`,

@@ -300,6 +300,26 @@ static void test_split_and_join(void) {
   se_context_free(ctx);
 }
 
+/* se_batch_thread_limit resolves threads as the batch calls do. */
+static void test_thread_limit(void) {
+  size_t n = 0;
+  unsetenv("SYMMETRIC_ENCRYPTION_THREADS");
+  CHECK_STATUS(se_batch_thread_limit(0, &n), SE_OK);
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  CHECK(n >= 1 && (long)n <= cpus, "default limit %zu, %ld CPUs online", n, cpus);
+  CHECK_STATUS(se_batch_thread_limit(7, &n), SE_OK);
+  CHECK(n == 7, "an explicit limit is kept: %zu", n);
+  setenv("SYMMETRIC_ENCRYPTION_THREADS", "3", 1);
+  CHECK_STATUS(se_batch_thread_limit(0, &n), SE_OK);
+  CHECK(n == 3, "the variable: %zu", n);
+  setenv("SYMMETRIC_ENCRYPTION_THREADS", "0", 1);
+  CHECK_STATUS(se_batch_thread_limit(0, &n), SE_ERROR_ARGUMENT);
+  CHECK(strstr(se_last_error(), "SYMMETRIC_ENCRYPTION_THREADS") != NULL, "message: %s", se_last_error());
+  CHECK_STATUS(se_batch_thread_limit(2, &n), SE_OK);
+  unsetenv("SYMMETRIC_ENCRYPTION_THREADS");
+  CHECK_STATUS(se_batch_thread_limit(0, NULL), SE_ERROR_ARGUMENT);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
@@ -310,6 +330,7 @@ int main(int argc, char **argv) {
   test_large_batches();
   test_bad_arguments();
   test_split_and_join();
+  test_thread_limit();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -373,6 +373,26 @@ pub unsafe extern "C" fn se_batch_free(batch: *mut se_batch) {
     })
 }
 
+/// The most threads a batch call given `threads` may use, as the library resolves it: `threads`
+/// when it is positive, else `SYMMETRIC_ENCRYPTION_THREADS`, else the CPUs this process may run
+/// on (its CPU affinity and its cgroup's CPU quota). For a binding that schedules its own work
+/// around batch calls (the Python and Ruby pipelines), so that it counts threads as the library
+/// does. Errors: `SE_ERROR_ARGUMENT` (NULL `out`, a `SYMMETRIC_ENCRYPTION_THREADS` that is not a
+/// positive number, with a message saying so).
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn se_batch_thread_limit(threads: usize, out: *mut usize) -> se_status {
+    guard("se_batch_thread_limit", || {
+        check_out(out, "out")?;
+        let limit = batch::thread_limit(threads)?;
+        // SAFETY: checked non-NULL above, writable per the contract.
+        unsafe { out.write(limit) };
+        Ok(())
+    })
+}
+
 /// The caller's input slices, read from the batch threads.
 struct Inputs<'a>(&'a [se_slice]);
 

@@ -132,6 +132,28 @@ def test_bad_thread_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(ctx.encrypt_many(["x"], threads=2)) == 1
 
 
+def test_the_thread_limit_is_the_librarys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pipeline counts threads as the library does (se_batch_thread_limit): the argument,
+    # else the variable, else the CPUs this process may use (affinity, cgroup quota).
+    import os
+
+    from symmetric_encryption import _batch
+
+    monkeypatch.delenv("SYMMETRIC_ENCRYPTION_THREADS", raising=False)
+    assert 1 <= _batch._limit(0) <= len(os.sched_getaffinity(0))
+    assert _batch._limit(5) == 5
+    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", " 3 ")
+    assert _batch._limit(0) == 3
+    assert _batch._limit(2) == 2
+    monkeypatch.setenv("SYMMETRIC_ENCRYPTION_THREADS", "many")
+    with pytest.raises(se.ArgumentError, match="positive number of threads"):
+        _batch._limit(0)
+    # And so for a batch large enough to pipeline: the library's message.
+    ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))
+    with pytest.raises(se.ArgumentError, match="SYMMETRIC_ENCRYPTION_THREADS"):
+        ctx.encrypt_many(["x"] * (2 * _batch._PIECE))
+
+
 def test_values_and_results_with_nul_take_the_offset_path() -> None:
     # Values are joined with NUL when none contains it; these do, and so do their plaintexts.
     ctx = se.Context.from_cipher("aes-256-gcm", bytes(32))

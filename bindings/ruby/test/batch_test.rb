@@ -2,6 +2,7 @@
 
 require_relative "test_helper"
 require "minitest/mock"
+require "etc"
 
 # SymmetricEncryption.encrypt_many / decrypt_many (and Cipher's): the gem's values in one call,
 # a result per value, failures alone, several threads, the GVL released.
@@ -204,6 +205,24 @@ class BatchTest < SymmetricEncryptionTest
     error = assert_raises(SymmetricEncryption::InvalidArgument) { SymmetricEncryption.encrypt_many(["x"]) }
     assert_match(/SYMMETRIC_ENCRYPTION_THREADS/, error.message)
     assert_equal 1, SymmetricEncryption.encrypt_many(["x"], threads: 2).size
+  ensure
+    saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
+  end
+
+  # The pipeline counts threads as the library does (se_batch_thread_limit): the argument,
+  # else the variable, else the CPUs this process may use (affinity, cgroup quota).
+  def test_the_thread_limit_is_the_librarys
+    pipeline = SymmetricEncryption::Batch::Pipeline
+    saved = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
+    ENV.delete("SYMMETRIC_ENCRYPTION_THREADS")
+    assert_includes 1..Etc.nprocessors, pipeline.limit(0)
+    assert_equal 5, pipeline.limit(5)
+    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = " 3 "
+    assert_equal 3, pipeline.limit(0)
+    assert_equal 2, pipeline.limit(2)
+    ENV["SYMMETRIC_ENCRYPTION_THREADS"] = "many"
+    error = assert_raises(SymmetricEncryption::InvalidArgument) { pipeline.limit(0) }
+    assert_match(/positive number of threads/, error.message)
   ensure
     saved.nil? ? ENV.delete("SYMMETRIC_ENCRYPTION_THREADS") : ENV["SYMMETRIC_ENCRYPTION_THREADS"] = saved
   end

@@ -14,7 +14,6 @@ or results that contain NUL) values are packed with offsets and results sliced b
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 from array import array
 from itertools import accumulate, islice
@@ -167,21 +166,17 @@ def run(
 
 
 def _limit(n_threads: int) -> int:
-    """The most threads a call may keep busy: ``n_threads``, else SYMMETRIC_ENCRYPTION_THREADS,
-    else the CPUs this process may use (as the library decides; a bad variable counts as 1
-    here, and the library then refuses it with its own message)."""
-    if n_threads > 0:
-        return n_threads
-    env = os.environ.get("SYMMETRIC_ENCRYPTION_THREADS")
-    if env is None:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            return os.cpu_count() or 1
-    try:
-        return max(1, int(env.strip(), 10))
-    except ValueError:
+    """The most threads a call may keep busy, as the library resolves it
+    (``se_batch_thread_limit``): ``n_threads``, else SYMMETRIC_ENCRYPTION_THREADS, else the
+    CPUs this process may use (its affinity and cgroup quota).
+
+    :raises ArgumentError: SYMMETRIC_ENCRYPTION_THREADS is not a positive number.
+    """
+    if "se_batch_thread_limit" in _native.MISSING:  # an older library: one piece at a time
         return 1
+    out = ctypes.c_size_t()
+    _native.check(lib.se_batch_thread_limit(n_threads, ctypes.byref(out)))
+    return out.value
 
 
 def _call(ctx_handle: int, vals: Sequence[Any], joined: _Joined | None, options: Any,

@@ -333,6 +333,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "se_batch_offsets": (c_void_p, [c_void_p]),
     "se_batch_statuses": (c_void_p, [c_void_p]),
     "se_batch_free": (None, [c_void_p]),
+    "se_batch_thread_limit": (status, [c_size_t, POINTER(c_size_t)]),
     "se_context_load_in": (status, [c_char_p, c_char_p, c_char_p, POINTER(ctx_p)]),
     "se_context_load_yaml_in": (status, [c_char_p, c_size_t, c_char_p, c_char_p,
                                          POINTER(ctx_p)]),

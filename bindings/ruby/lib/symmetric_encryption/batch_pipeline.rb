@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require "etc"
-
 module SymmetricEncryption
   module Batch
     # A large batch in pieces of PIECE values, with the Ruby work overlapping the library's.
@@ -37,18 +35,17 @@ module SymmetricEncryption
         values.size >= 2 * PIECE && JOINED && limit(threads) >= 2
       end
 
-      # The most threads a call may keep busy: `threads`, else SYMMETRIC_ENCRYPTION_THREADS,
-      # else every CPU (as the library decides; a bad variable counts as 1 here, and the
-      # library then refuses it with its own message).
+      # The most threads a call may keep busy, as the library resolves it
+      # (se_batch_thread_limit): `threads`, else SYMMETRIC_ENCRYPTION_THREADS, else the CPUs
+      # this process may use (its affinity and cgroup quota). 1 with an older library.
+      # @raise [InvalidArgument] SYMMETRIC_ENCRYPTION_THREADS is not a positive number
       def limit(threads)
-        return threads if threads.positive?
+        return 1 unless Native.available?(:se_batch_thread_limit)
 
-        env = ENV.fetch("SYMMETRIC_ENCRYPTION_THREADS", nil)
-        return Etc.nprocessors if env.nil?
-
-        Integer(env.strip, 10).clamp(1, nil)
-      rescue ArgumentError
-        1
+        out = FFI::MemoryPointer.new(:size_t)
+        status = Native.se_batch_thread_limit(threads, out)
+        Native.raise_error(status) unless status == Native::OK
+        out.read(:size_t)
       end
 
       # As Batch.run.

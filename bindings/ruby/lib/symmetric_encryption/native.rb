@@ -273,7 +273,8 @@ module SymmetricEncryption
       se_batch_data: [%i[pointer pointer], :pointer, {}],
       se_batch_offsets: [%i[pointer], :pointer, {}],
       se_batch_statuses: [%i[pointer], :pointer, {}],
-      se_batch_free: [%i[pointer], :void, {}]
+      se_batch_free: [%i[pointer], :void, {}],
+      se_batch_thread_limit: [%i[size_t pointer], :int, {}]
     }.freeze
 
     @available = {}
