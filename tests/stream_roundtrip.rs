@@ -191,9 +191,20 @@ fn round_trips_at_the_chunk_boundaries_for_every_cipher_and_option() {
     for chunk in [1024, 4096] {
         let all = cases(chunk);
         for case in &all {
-            for n in [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 2 * chunk + 1] {
+            for n in [
+                0,
+                1,
+                chunk - 1,
+                chunk,
+                chunk + 1,
+                2 * chunk,
+                2 * chunk + 1,
+                3 * chunk,
+            ] {
                 let data = noise(n, n as u32);
-                for splits in [&[usize::MAX][..], &[1, 100, 1000, 3]] {
+                // All at once, pieces of every size, and whole chunks (which the writer seals
+                // straight from the caller's buffer once the first chunk is out).
+                for splits in [&[usize::MAX][..], &[1, 100, 1000, 3], &[chunk]] {
                     let enc = encrypt(&ctx, case, &data, splits);
                     check_layout(case, &enc, n, chunk);
                     for step in [1, 1000, 1 << 16] {

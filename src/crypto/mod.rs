@@ -153,6 +153,25 @@ impl PreparedKey {
         self.engine.gcm_seal(nonce, aad, buf)
     }
 
+    /// Seals `input` with AES-GCM into `output`, which must be as long, leaving `input` as it
+    /// is: the stream writer seals a caller's whole chunk this way, with no copy of it first.
+    pub fn gcm_seal_to(
+        &self,
+        nonce: &[u8; GCM_NONCE_LEN],
+        aad: &[u8],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        if input.len() != output.len() {
+            return Err(Error::Internal(format!(
+                "GCM seal of {} bytes into {}",
+                input.len(),
+                output.len()
+            )));
+        }
+        self.engine.gcm_seal_to(nonce, aad, input, output)
+    }
+
     /// Opens `buf` in place with AES-GCM, checking `tag`. A mismatch is an authentication
     /// error naming `what`, and `buf` is zeroed.
     pub fn gcm_open(
@@ -371,6 +390,26 @@ mod tests {
             dec.update(&one[split..], &mut plain).unwrap();
             dec.finish(&mut plain, true).unwrap();
             assert_eq!(plain, data, "split {split}");
+        }
+    }
+
+    #[test]
+    fn gcm_seal_to_is_gcm_seal() {
+        for key_len in [16, 24, 32] {
+            let key = PreparedKey::new(Mode::Gcm, &vec![3u8; key_len]).unwrap();
+            let nonce = [4u8; 12];
+            let input: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+            let mut in_place = input.clone();
+            let want = key.gcm_seal(&nonce, b"aad", &mut in_place).unwrap();
+            let mut out = vec![0u8; input.len()];
+            assert_eq!(
+                key.gcm_seal_to(&nonce, b"aad", &input, &mut out).unwrap(),
+                want
+            );
+            assert_eq!(out, in_place);
+            assert_eq!(input[1], 7, "the input is left as it was");
+            let mut short = vec![0u8; 999];
+            assert!(key.gcm_seal_to(&nonce, b"aad", &input, &mut short).is_err());
         }
     }
 

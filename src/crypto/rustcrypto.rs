@@ -105,6 +105,23 @@ impl Engine {
         Ok(tag.into())
     }
 
+    /// Seals `input` into `output` (the same length), leaving `input` as it is.
+    pub fn gcm_seal_to(
+        &self,
+        nonce: &[u8; GCM_NONCE_LEN],
+        aad: &[u8],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let tag = gcm_dispatch!(self, gcm => {
+            let buf = aes_gcm::aead::inout::InOutBuf::new(input, output)
+                .map_err(|_| Error::Internal("GCM seal: input and output differ in length".into()))?;
+            gcm.encrypt_inout_detached(nonce.into(), aad, buf)
+                .map_err(|_| Error::Internal("GCM seal failed (input too large)".into()))?
+        });
+        Ok(tag.into())
+    }
+
     /// Opens in place; false when the tag does not match.
     pub fn gcm_open(
         &self,

@@ -53,6 +53,18 @@ impl Chunker {
         self.key.gcm_seal(&n, &self.aad, buf)
     }
 
+    /// Seals `input` (one chunk of plaintext) into `output`, as long, and returns its tag.
+    pub fn seal_to(
+        &self,
+        index: u64,
+        last: bool,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let n = nonce(&self.prefix, index, last)?;
+        self.key.gcm_seal_to(&n, &self.aad, input, output)
+    }
+
     /// Opens `frame` (ciphertext followed by the tag) in place; returns the plaintext length.
     /// The plaintext is `frame[..len]`.
     pub fn open(&self, index: u64, last: bool, frame: &mut [u8]) -> Result<usize> {

@@ -93,6 +93,8 @@ impl<W: Write> Writer<W> {
                 header,
                 chunk_log2,
                 buf: Vec::new(),
+                ahead: Vec::new(),
+                ahead_tag: None,
                 chunker: None,
                 index: 0,
             }))
@@ -228,8 +230,22 @@ struct Gcm {
     /// Data of the current chunk, at most one chunk. A full chunk is sealed only once more data
     /// arrives, because whether it is the last one is part of its nonce.
     buf: Vec<u8>,
+    /// A whole chunk of the caller's, sealed straight from the caller's buffer into this one
+    /// (no copy of the plaintext first), as a chunk that is not the last: its tag is `ahead_tag`.
+    /// Written as it is once more data arrives; should the stream end instead, it is opened
+    /// again and sealed as the last chunk (that ciphertext never leaves the writer).
+    ahead: Vec<u8>,
+    ahead_tag: Option<[u8; TAG_LEN]>,
     chunker: Option<Chunker>,
     index: u64,
+}
+
+impl Drop for Gcm {
+    fn drop(&mut self) {
+        // A writer dropped unfinished may hold plaintext.
+        zeroize::Zeroize::zeroize(&mut self.buf);
+        zeroize::Zeroize::zeroize(&mut self.ahead);
+    }
 }
 
 impl<W: Write> Sink<W> {
@@ -246,8 +262,15 @@ impl<W: Write> Sink<W> {
             Body::Gcm(g) => {
                 let chunk = 1usize << g.chunk_log2;
                 while !data.is_empty() {
-                    if g.buf.len() == chunk {
+                    if g.buf.len() == chunk || g.ahead_tag.is_some() {
                         g.seal_chunk(&mut self.inner, false)?;
+                    }
+                    // A whole chunk of the caller's, once the first chunk is out (until then
+                    // the stream may still be a single value): sealed from where it is.
+                    if g.buf.is_empty() && g.chunker.is_some() && data.len() >= chunk {
+                        g.seal_ahead(&data[..chunk])?;
+                        data = &data[chunk..];
+                        continue;
                     }
                     if g.buf.capacity() < chunk {
                         g.buf.reserve_exact(chunk - g.buf.len());
@@ -301,11 +324,34 @@ impl Gcm {
             });
         }
         let chunker = self.chunker.as_ref().expect("set above");
+        if let Some(tag) = self.ahead_tag.take() {
+            let tag = if last {
+                // Sealed ahead as a chunk with more to follow, but the stream ends here.
+                chunker.open_detached(self.index, false, &mut self.ahead, &tag)?;
+                chunker.seal(self.index, true, &mut self.ahead)?
+            } else {
+                tag
+            };
+            out.write_all(&self.ahead).map_err(write_error)?;
+            out.write_all(&tag).map_err(write_error)?;
+            self.index += 1;
+            return Ok(());
+        }
         let tag = chunker.seal(self.index, last, &mut self.buf)?;
         out.write_all(&self.buf).map_err(write_error)?;
         out.write_all(&tag).map_err(write_error)?;
         self.buf.clear();
         self.index += 1;
+        Ok(())
+    }
+
+    /// Seals `data`, one whole chunk, into `ahead` as a chunk with more to follow.
+    fn seal_ahead(&mut self, data: &[u8]) -> Result<()> {
+        let chunker = self.chunker.as_ref().expect("only after the first chunk");
+        if self.ahead.len() != data.len() {
+            self.ahead = vec![0u8; data.len()];
+        }
+        self.ahead_tag = Some(chunker.seal_to(self.index, false, data, &mut self.ahead)?);
         Ok(())
     }
 
