@@ -446,9 +446,15 @@ where
             )
         };
         let inputs = Inputs(inputs);
-        let total = inputs.0.iter().map(|s| s.len).sum();
         let (shared, threads) = match prepare(ctx).and_then(|shared| {
             let limit = batch::thread_limit(0)?;
+            // The total size only matters when the count alone does not fill every thread:
+            // summing a million lengths is a pass over the inputs on this thread alone.
+            let total = if count / batch::MIN_VALUES_PER_THREAD >= limit {
+                0
+            } else {
+                inputs.0.iter().map(|s| s.len).sum()
+            };
             Ok((shared, batch::threads_for(count, total, limit)))
         }) {
             Ok(ready) => ready,
@@ -459,7 +465,8 @@ where
             }
         };
         // Each thread checks its inputs and writes its results straight into its part of
-        // `outs`, stopping at its first failure: nothing after it is kept anyway.
+        // `outs`, stopping at its first failure: nothing after it is kept anyway. The part is
+        // emptied first, so that even a panic (an internal error) leaves no stray pointer.
         let inputs = &inputs;
         let failures = batch::split_mut(outs, threads, |range, outs| {
             outs.fill_with(|| se_bytes::EMPTY);
