@@ -346,44 +346,15 @@ fn pack(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cipher::{Cipher, CipherName};
 
     /// The batches' decrypt path (`decrypt_append`, in place for plain GCM values) gives what
     /// `decrypt` gives, for every kind of value, and on failure the same error; the caller's
     /// results before it are untouched.
     #[test]
     fn decrypt_append_is_decrypt() {
-        let gcm = Cipher::new(CipherName::Aes256Gcm, &[7u8; 32], None)
-            .unwrap()
-            .with_version(2);
-        let cbc = Cipher::new(CipherName::Aes256Cbc, &[8u8; 32], Some(&[9u8; 16]))
-            .unwrap()
-            .with_version(1);
-        let ctx = Context::new(vec![gcm, cbc]).unwrap();
-        let with = |random_iv, compress, header, version| EncryptOptions {
-            random_iv: Some(random_iv),
-            compress: Some(compress),
-            header,
-            version,
-        };
+        let ctx = crate::context::samples::context();
         let plain = b"some plaintext, long enough to compress: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        let mut values: Vec<Vec<u8>> = vec![b"".to_vec(), b"==".to_vec(), b"@@@".to_vec()];
-        for opts in [
-            with(true, false, None, None),
-            with(false, false, None, None),
-            with(true, true, None, None),
-            with(true, false, None, Some(1)),
-            with(false, true, Some(true), Some(1)),
-            with(false, false, Some(false), Some(1)),
-        ] {
-            let value = ctx.encrypt(plain, &opts).unwrap();
-            let mut tampered = value.clone();
-            let i = tampered.len() * 2 / 3;
-            tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-            let mut short = value.clone();
-            short.truncate(value.len() - 8);
-            values.extend([value, tampered, short]);
-        }
+        let values = crate::context::samples::values(&ctx, &[plain]);
         let mut scratch = Vec::new();
         for (n, v) in values.iter().enumerate() {
             let mut out = b"earlier results".to_vec();

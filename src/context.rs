@@ -338,35 +338,35 @@ fn compatible_encodings(a: Encoding, b: Encoding) -> bool {
     a == b || matches!((a, b), (Base64, Base64Strict) | (Base64Strict, Base64))
 }
 
+/// Values of every kind for the tests of the decrypt paths, with the context that wrote them.
 #[cfg(test)]
-mod tests {
+pub(crate) mod samples {
     use super::*;
     use crate::cipher::CipherName;
 
-    /// `decrypt_into`, with its per-thread buffers, gives `decrypt`'s result or error for every
-    /// kind of value, in any order: long values (whose buffers are freed after them) between
-    /// short ones, failures between successes, compressed values, CBC with and without header.
-    #[test]
-    fn decrypt_into_is_decrypt() {
+    /// A context of two ciphers: GCM version 2 (primary) and CBC version 1 with a fixed iv.
+    pub(crate) fn context() -> Context {
         let gcm = Cipher::new(CipherName::Aes256Gcm, &[7u8; 32], None)
             .unwrap()
             .with_version(2);
         let cbc = Cipher::new(CipherName::Aes256Cbc, &[8u8; 32], Some(&[9u8; 16]))
             .unwrap()
             .with_version(1);
-        let ctx = Context::new(vec![gcm, cbc]).unwrap();
+        Context::new(vec![gcm, cbc]).unwrap()
+    }
+
+    /// `plain` encrypted every way (GCM random and fixed iv, compressed, CBC with and without
+    /// a header), each beside a tampered and a truncated copy, after an empty value, one that
+    /// decodes to nothing and one that is not base64.
+    pub(crate) fn values(ctx: &Context, plains: &[&[u8]]) -> Vec<Vec<u8>> {
         let with = |random_iv, compress, header, version| EncryptOptions {
             random_iv: Some(random_iv),
             compress: Some(compress),
             header,
             version,
         };
-        let long = vec![b'q'; 100_000];
         let mut values: Vec<Vec<u8>> = vec![b"".to_vec(), b"==".to_vec(), b"@@@".to_vec()];
-        for plain in [
-            &b"short plaintext, compressible: aaaaaaaaaaaaaaaaaaaaaaa"[..],
-            &long,
-        ] {
+        for plain in plains {
             for opts in [
                 with(true, false, None, None),
                 with(false, false, None, None),
@@ -384,6 +384,28 @@ mod tests {
                 values.extend([value, tampered, short]);
             }
         }
+        values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `decrypt_into`, with its per-thread buffers, gives `decrypt`'s result or error for every
+    /// kind of value, in any order: long values (whose buffers are freed after them) between
+    /// short ones, failures between successes, compressed values, CBC with and without header.
+    #[test]
+    fn decrypt_into_is_decrypt() {
+        let ctx = samples::context();
+        let long = vec![b'q'; 100_000];
+        let values = samples::values(
+            &ctx,
+            &[
+                b"short plaintext, compressible: aaaaaaaaaaaaaaaaaaaaaaa",
+                &long,
+            ],
+        );
         // Interleave long and short values.
         let order: Vec<usize> = (0..values.len())
             .map(|i| {
