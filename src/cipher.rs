@@ -367,9 +367,9 @@ impl Cipher {
     }
 
     /// As [`Cipher::decrypt_parsed`] (depth 0), appending the plaintext to `out` (grown with
-    /// [`crate::wipe`]); on an error `out` may hold a wiped tail, which the caller drops. An
-    /// uncompressed value is opened in place at the end of `out`, with no buffer of its own
-    /// (the batch calls' path).
+    /// [`crate::wipe`]); on an error `out` may hold a tail past what it had, which the caller
+    /// wipes and drops. An uncompressed value is opened in place at the end of `out`, with no
+    /// buffer of its own, and a compressed one inflated onto its end (the batch calls' path).
     pub(crate) fn decrypt_parsed_append(
         &self,
         data: &[u8],
@@ -381,8 +381,7 @@ impl Cipher {
         if self.open_into(data, parsed, 0, out)? {
             let payload = Zeroizing::new(out[start..].to_vec());
             crate::wipe::resize(out, start);
-            let plain = Zeroizing::new(crate::inflate::inflate_to_vec(&payload, limit)?);
-            crate::wipe::extend(out, &plain);
+            crate::inflate::inflate(&payload, limit, |piece| crate::wipe::extend(out, piece))?;
         }
         Ok(())
     }
@@ -454,8 +453,6 @@ impl Cipher {
                 })?,
                 None => self.cbc_default_iv(),
             };
-            // Room first: cbc_decrypt appends with extend_from_slice, which does not wipe.
-            crate::wipe::reserve(out, body.len());
             key.cbc_decrypt(&iv, body, out)?;
         }
         Ok(h.compressed)
@@ -505,7 +502,6 @@ impl Cipher {
                 self.name
             )));
         }
-        crate::wipe::reserve(out, data.len());
         self.key.cbc_decrypt(&self.cbc_default_iv(), data, out)
     }
 
