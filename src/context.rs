@@ -7,6 +7,7 @@ use crate::cipher::{Cipher, ValueOptions};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::header::{self, Header};
+pub use crate::inflate::DEFAULT_MAX_DECOMPRESSED_SIZE;
 
 thread_local! {
     /// [`Context::decrypt_into`]'s decoded value and payload buffers, kept from call to call
@@ -17,7 +18,6 @@ thread_local! {
 
 /// The most each [`SCRATCH`] buffer keeps between calls; a longer value's is freed after it.
 const SCRATCH_KEPT: usize = 64 * 1024;
-pub use crate::inflate::DEFAULT_MAX_DECOMPRESSED_SIZE;
 
 /// Per-call options of [`Context::encrypt`]. `None` means "the default".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
