@@ -324,21 +324,20 @@ impl Gcm {
             });
         }
         let chunker = self.chunker.as_ref().expect("set above");
-        if let Some(tag) = self.ahead_tag.take() {
-            let tag = if last {
+        let (body, tag) = match self.ahead_tag.take() {
+            Some(tag) if last => {
                 // Sealed ahead as a chunk with more to follow, but the stream ends here.
                 chunker.open_detached(self.index, false, &mut self.ahead, &tag)?;
-                chunker.seal(self.index, true, &mut self.ahead)?
-            } else {
-                tag
-            };
-            out.write_all(&self.ahead).map_err(write_error)?;
-            out.write_all(&tag).map_err(write_error)?;
-            self.index += 1;
-            return Ok(());
-        }
-        let tag = chunker.seal(self.index, last, &mut self.buf)?;
-        out.write_all(&self.buf).map_err(write_error)?;
+                let tag = chunker.seal(self.index, true, &mut self.ahead)?;
+                (&self.ahead, tag)
+            }
+            Some(tag) => (&self.ahead, tag),
+            None => {
+                let tag = chunker.seal(self.index, last, &mut self.buf)?;
+                (&self.buf, tag)
+            }
+        };
+        out.write_all(body).map_err(write_error)?;
         out.write_all(&tag).map_err(write_error)?;
         self.buf.clear();
         self.index += 1;
