@@ -234,31 +234,17 @@ static void test_binary_and_combine(void) {
 }
 
 /* Every case of the gem's strings.json decrypts to the recorded plaintext through the ABI. */
+static void check_gem_value(const struct gem_value *v, int n, void *user) {
+  (void)user;
+  se_bytes out = {0};
+  CHECK_STATUS(se_decrypt(v->ctx, v->ct, v->ct_len, &out), SE_OK);
+  CHECK(out.len == v->pt_len && (v->pt_len == 0 || memcmp(out.data, v->pt, v->pt_len) == 0),
+        "gem value %d (%s %s)", n, v->cipher, v->encoding);
+  se_bytes_free(&out);
+}
+
 static void test_gem_values(void) {
-  char *p = path_join(fixtures, "values.tsv");
-  FILE *f = fopen(p, "r");
-  free(p);
-  CHECK(f != NULL, "values.tsv missing");
-  if (!f) return;
-  char line[1 << 20];
-  int n = 0;
-  while (fgets(line, sizeof line, f)) {
-    char *fl[8];
-    if (split_tabs(line, fl, 8) != 8) continue;
-    uint8_t *key, *iv, *ct, *pt;
-    size_t key_len = unhex(fl[1], &key), iv_len = unhex(fl[2], &iv);
-    size_t ct_len = unhex(fl[6], &ct), pt_len = unhex(fl[7], &pt);
-    se_context *ctx = NULL;
-    CHECK_STATUS(se_context_new_cipher(fl[0], key, key_len, iv, iv_len, atoi(fl[3]), fl[4], atoi(fl[5]), &ctx), SE_OK);
-    se_bytes out = {0};
-    CHECK_STATUS(se_decrypt(ctx, ct, ct_len, &out), SE_OK);
-    CHECK(out.len == pt_len && (pt_len == 0 || memcmp(out.data, pt, pt_len) == 0), "gem value %d (%s %s)", n, fl[0], fl[4]);
-    se_bytes_free(&out);
-    se_context_free(ctx);
-    free(key); free(iv); free(ct); free(pt);
-    n++;
-  }
-  fclose(f);
+  int n = for_each_gem_value(0, check_gem_value, NULL);
   CHECK(n == 364, "checked %d gem values, want 364", n);
   printf("gem values (strings.json): %d decrypted\n", n);
 }

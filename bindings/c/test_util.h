@@ -80,6 +80,47 @@ static inline int split_tabs(char *line, char **fields, int max) {
   return n;
 }
 
+/* One case of the gem's strings.json, as gen_fixtures.py writes it to values.tsv: a context of
+ * its cipher (built with the case's key, iv, version, encoding and header setting), the
+ * encrypted value and the plaintext. Valid for the duration of the callback. */
+struct gem_value {
+  se_context *ctx;
+  const char *cipher, *encoding;
+  const uint8_t *ct, *pt;
+  size_t ct_len, pt_len;
+};
+
+/* Calls `check(value, n, user)` for the first `max` cases of values.tsv (every case when `max`
+ * is 0), n counting from 0, and returns how many it read. */
+static inline int for_each_gem_value(int max, void (*check)(const struct gem_value *, int, void *),
+                                     void *user) {
+  char *p = path_join(fixtures, "values.tsv");
+  FILE *f = fopen(p, "r");
+  free(p);
+  CHECK(f != NULL, "values.tsv missing");
+  if (!f) return 0;
+  static char line[1 << 20];
+  int n = 0;
+  while (!(max && n == max) && fgets(line, sizeof line, f)) {
+    char *fl[8];
+    if (split_tabs(line, fl, 8) != 8) continue;
+    uint8_t *key, *iv, *ct, *pt;
+    size_t key_len = unhex(fl[1], &key), iv_len = unhex(fl[2], &iv);
+    size_t ct_len = unhex(fl[6], &ct), pt_len = unhex(fl[7], &pt);
+    se_context *ctx = NULL;
+    CHECK_STATUS(se_context_new_cipher(fl[0], key, key_len, iv, iv_len, atoi(fl[3]), fl[4], atoi(fl[5]), &ctx), SE_OK);
+    if (ctx) {
+      struct gem_value v = {ctx, fl[0], fl[4], ct, pt, ct_len, pt_len};
+      check(&v, n, user);
+    }
+    se_context_free(ctx);
+    free(key); free(iv); free(ct); free(pt);
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
 static inline se_context *dev_context(const char *cipher, int version) {
   static const uint8_t key32[32] = "0123456789abcdef0123456789abcdef";
   se_context *ctx = NULL;

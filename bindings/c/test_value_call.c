@@ -14,42 +14,36 @@
 
 #include <pthread.h>
 
+/* How many gem values were longer than the buffer. */
+struct tally {
+  int too_long;
+};
+
 /* Every case of the gem's strings.json: se_decrypt_call gives se_decrypt's plaintext, with
  * a buffer of 4096 bytes (the Python package's) or, for longer plaintexts, the size needed. */
-static void test_gem_values(void) {
-  char *p = path_join(fixtures, "values.tsv");
-  FILE *f = fopen(p, "r");
-  free(p);
-  CHECK(f != NULL, "values.tsv missing");
-  if (!f) return;
-  static char line[1 << 20];
+static void check_gem_value(const struct gem_value *v, int n, void *user) {
+  struct tally *t = user;
   static uint8_t buf[4096];
-  int n = 0, too_long = 0, quick = getenv("SE_TEST_QUICK") != NULL;
-  while (fgets(line, sizeof line, f) && !(quick && n == 40)) {
-    char *fl[8];
-    if (split_tabs(line, fl, 8) != 8) continue;
-    uint8_t *key, *iv, *ct, *pt;
-    size_t key_len = unhex(fl[1], &key), iv_len = unhex(fl[2], &iv);
-    size_t ct_len = unhex(fl[6], &ct), pt_len = unhex(fl[7], &pt);
-    se_context *ctx = NULL;
-    CHECK_STATUS(se_context_new_cipher(fl[0], key, key_len, iv, iv_len, atoi(fl[3]), fl[4], atoi(fl[5]), &ctx), SE_OK);
-    se_value_call call = {ctx, buf, sizeof buf, 12345};
-    se_status st = se_decrypt_call(&call, ct, (int32_t)ct_len);
-    if (pt_len <= sizeof buf) {
-      CHECK(st == SE_OK, "gem value %d: %s", n, se_last_error());
-      CHECK(call.out_len == pt_len && (pt_len == 0 || memcmp(buf, pt, pt_len) == 0), "gem value %d (%s %s)", n, fl[0], fl[4]);
-    } else {
-      too_long++;
-      CHECK(st == SE_ERROR_ARGUMENT && call.out_len == pt_len, "gem value %d: size needed %zu, want %zu", n, call.out_len, pt_len);
-    }
-    memset(buf, 0, sizeof buf);
-    se_context_free(ctx);
-    free(key); free(iv); free(ct); free(pt);
-    n++;
+  se_value_call call = {v->ctx, buf, sizeof buf, 12345};
+  se_status st = se_decrypt_call(&call, v->ct, (int32_t)v->ct_len);
+  if (v->pt_len <= sizeof buf) {
+    CHECK(st == SE_OK, "gem value %d: %s", n, se_last_error());
+    CHECK(call.out_len == v->pt_len && (v->pt_len == 0 || memcmp(buf, v->pt, v->pt_len) == 0),
+          "gem value %d (%s %s)", n, v->cipher, v->encoding);
+  } else {
+    t->too_long++;
+    CHECK(st == SE_ERROR_ARGUMENT && call.out_len == v->pt_len, "gem value %d: size needed %zu, want %zu", n,
+          call.out_len, v->pt_len);
   }
-  fclose(f);
+  memset(buf, 0, sizeof buf);
+}
+
+static void test_gem_values(void) {
+  const int quick = getenv("SE_TEST_QUICK") != NULL;
+  struct tally t = {0};
+  int n = for_each_gem_value(quick ? 40 : 0, check_gem_value, &t);
   CHECK(n == (quick ? 40 : 364), "checked %d gem values, want %d", n, quick ? 40 : 364);
-  printf("gem values through se_decrypt_call: %d (%d longer than the buffer)\n", n, too_long);
+  printf("gem values through se_decrypt_call: %d (%d longer than the buffer)\n", n, t.too_long);
 }
 
 /* Encrypt through the frame, for every option form: the value decrypts back with se_decrypt,
