@@ -363,9 +363,9 @@ for _name in ("se_encrypt", "se_decrypt", "se_decrypt_version"):
 fast.se_bytes_free.restype = None
 
 # Hotter still: the value calls on short values, through a ``PyDLL``, which keeps the GIL for
-# the call. Releasing and taking back the GIL costs about 90 ns, a third of the library's work
-# on a 32-byte value; such a call holds it for about 300 ns, less than a thread switch would
-# cost another thread. context.py passes values of at most 4096 bytes here (the others go
+# the call. Releasing and taking back the GIL costs about 90 ns, more than half the library's
+# work on a 32-byte value (about 150 ns); such a call holds the GIL for less time than a thread
+# switch would cost another thread. context.py passes values of at most 4096 bytes here (the others go
 # through `fast`, which releases the GIL), with the argument types of `fast`, the length as a
 # plain int (the C parameter is an int32_t: no c_size_t to build).
 held = ctypes.PyDLL(str(LIB_PATH))
