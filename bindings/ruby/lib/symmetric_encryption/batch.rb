@@ -69,7 +69,8 @@ module SymmetricEncryption
     # @return [Array(Array, Array<Integer>)] the results in order, with the exception of each
     #   failed value in its place, and the indexes of those values (ascending)
     def run(ctx, values, opts, encoding, threads)
-      return Pipeline.run(ctx, values, opts, encoding, threads) if Pipeline.applies?(values, threads)
+      limit = Pipeline.limit_for(values, threads)
+      return Pipeline.run(ctx, values, opts, encoding, threads, limit) if limit
 
       run_joined(ctx, values, opts, encoding, threads) || run_offsets(ctx, values, opts, encoding, threads)
     end

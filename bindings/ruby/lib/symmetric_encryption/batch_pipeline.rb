@@ -28,11 +28,15 @@ module SymmetricEncryption
 
       module_function
 
-      # Whether `values` is worth pipelining: two pieces or more, a library with the
+      # The threads a pipelined call of `values` may keep busy (see `limit`), or nil when
+      # `values` is not worth pipelining: it needs two pieces or more, a library with the
       # joined-values calls, and room for at least two threads (`threads`: the caller's limit,
       # 0 for the default).
-      def applies?(values, threads)
-        values.size >= 2 * PIECE && JOINED && limit(threads) >= 2
+      def limit_for(values, threads)
+        return unless values.size >= 2 * PIECE && JOINED
+
+        n = limit(threads)
+        n if n >= 2
       end
 
       # The most threads a call may keep busy, as the library resolves it
@@ -48,9 +52,9 @@ module SymmetricEncryption
         out.read(:size_t)
       end
 
-      # As Batch.run.
-      def run(ctx, values, opts, encoding, threads)
-        in_library = limit(threads) - 1
+      # As Batch.run; `limit` from `limit_for`.
+      def run(ctx, values, opts, encoding, threads, limit)
+        in_library = limit - 1
         results = []
         failed = []
         # Every piece started and not yet added: whatever happens (the library refuses a piece,
